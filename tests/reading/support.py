@@ -6,7 +6,9 @@ by fake resolvers, and the fakes below fail the test if a connection is attempte
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import os
 import socket
 import ssl
 import threading
@@ -27,6 +29,10 @@ class Seen:
     headers: dict[str, str]
 
 
+class _IPv6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 @dataclass
 class LocalServer:
     """A threaded HTTP server on 127.0.0.1 whose routes are plain functions."""
@@ -36,6 +42,7 @@ class LocalServer:
     bytes_sent: dict[str, int] = field(default_factory=dict)
     done: dict[str, threading.Event] = field(default_factory=dict)
     port: int = 0
+    bind: str = "127.0.0.1"
     tls: ssl.SSLContext | None = None
     _server: http.server.ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -69,7 +76,8 @@ class LocalServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+        server_class = _IPv6Server if ":" in self.bind else http.server.ThreadingHTTPServer
+        httpd = server_class((self.bind, 0), RequestHandler)
         if self.tls is not None:
             httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self._server = httpd
@@ -157,3 +165,97 @@ __all__ = [
     "elapsed",
     "free_port",
 ]
+
+
+def make_tls_contexts(tmp_dir: str, hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throw-away CA and a server certificate for `hostname`: (server context, client context)."""
+    # cryptography is not a declared test dependency: callers importorskip it first.
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "greenroom test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path = os.path.join(tmp_dir, "ca.pem")
+    cert_path = os.path.join(tmp_dir, "server.pem")
+    key_path = os.path.join(tmp_dir, "server.key")
+    with open(ca_path, "wb") as f:
+        f.write(ca_cert.public_bytes(serialization.Encoding.PEM))
+    with open(cert_path, "wb") as f:
+        f.write(leaf_cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            leaf_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=ca_path)
+    return server, client
+
+
+def respond(
+    h: http.server.BaseHTTPRequestHandler,
+    status: int,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send a complete response with a Content-Length."""
+    h.send_response(status)
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+
+
+def redirect(h: http.server.BaseHTTPRequestHandler, location: str, status: int = 302) -> None:
+    respond(h, status, headers={"Location": location})

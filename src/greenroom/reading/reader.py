@@ -318,7 +318,9 @@ class UrlReader:
         decoder = _decoder(url, response.headers.get("content-encoding"), self._max_bytes)
         body = bytearray()
         received = 0
-        for chunk in response.iter_raw():
+        # A transport may hand back a response it already buffered (httpx.MockTransport does).
+        chunks = [response.content] if response.is_stream_consumed else response.iter_raw()
+        for chunk in chunks:
             received += len(chunk)
             if received > self._max_bytes:
                 raise self._too_large(url)

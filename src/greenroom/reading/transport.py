@@ -27,6 +27,7 @@ import httpcore
 import httpx
 
 PIN_EXTENSION = "greenroom.connect_pin"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     # Most specific first.
@@ -200,7 +201,8 @@ class PinnedTransport(httpx.BaseTransport):
         pin = request.extensions.get(PIN_EXTENSION)
         if not isinstance(pin, ConnectPin):
             raise UnpinnedRequestError("refusing a request whose target was not vetted", request=request)
-        if request.url.host != pin.host or request.url.port not in (None, pin.port):
+        port = request.url.port or _DEFAULT_PORTS.get(request.url.scheme)
+        if request.url.host != pin.host or port != pin.port:
             raise UnpinnedRequestError("request URL differs from the vetted target", request=request)
         assert isinstance(request.stream, httpx.SyncByteStream)
         pool = httpcore.ConnectionPool(
