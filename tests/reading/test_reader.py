@@ -327,6 +327,18 @@ def test_too_many_redirects_refused(local_server: LocalServer, make_reader: Make
     assert len(local_server.requests) == 6  # the first request and 5 redirects
 
 
+@pytest.mark.parametrize("location", ["http://exa mple.com/", "http://[::1/", "http://example.com:99999/"])
+def test_malformed_redirect_location_is_a_read_error(
+    local_server: LocalServer, make_reader: MakeReader, location: str
+) -> None:
+    @local_server.route("/x")
+    def _(h: BaseHTTPRequestHandler) -> None:
+        redirect(h, location)
+
+    with pytest.raises(UrlReadError, match="Location"):
+        make_reader(local_server).read(f"{base(local_server)}/x")
+
+
 def test_redirect_without_location_is_a_read_error(
     local_server: LocalServer, make_reader: MakeReader
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from greenroom.errors import ConfigError, NotFoundError, PayloadTooLargeError
+from greenroom.errors import ConfigError, InputError, NotFoundError, PayloadTooLargeError
 from greenroom.reading.addresses import parse_ip, refusal
 from greenroom.reading.errors import NotModifiedError, UrlNotAllowedError, UrlReadError, UrlReadTimeoutError
 from greenroom.reading.hosting import translate
@@ -84,6 +84,12 @@ class UrlReader:
         transport: httpx.BaseTransport | None = None,
         max_redirects: int = MAX_REDIRECTS,
     ) -> None:
+        """`resolver(host, port)` returns IP address strings (default: the system resolver).
+
+        `transport` defaults to `PinnedTransport`; a replacement (tests, an outbound proxy)
+        receives every request with a `ConnectPin` under `PIN_EXTENSION` and must connect
+        only to its addresses, or DNS-rebinding protection is lost.
+        """
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
             raise ValueError("max_bytes must be a positive integer")
         if not timeout_s > 0:
@@ -213,6 +219,12 @@ class UrlReader:
         except UrlNotAllowedError as exc:
             raise UrlNotAllowedError(
                 f"Redirect from '{current.redacted()}' refused: {exc.message}", rule=exc.rule, cause=exc
+            ) from exc
+        except InputError as exc:
+            # A malformed Location is the server's fault, not the caller's.
+            raise UrlReadError(
+                f"Could not read '{current.redacted()}': unusable redirect Location ({exc.message})",
+                cause=exc,
             ) from exc
         return _Target(next_url, decision.allow_private_addresses)
 
