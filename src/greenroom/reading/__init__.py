@@ -21,8 +21,10 @@ Configuration (`backend.reading`)
         timeoutSeconds: 10                   # default 10; the whole read, redirects included
 
 `allow` (list, default empty)
-    **With no entries nothing remote can be read.** (Backstage behaves the same for its
-    plain fetch reader.) Each entry has:
+    **With no entries nothing remote can be read.** Backstage's plain fetch reader behaves
+    the same, but Backstage also reads hosts configured under `integrations` (github.com by
+    default); greenroom has no integration readers yet, so GitHub and GitLab hosts must be
+    listed here too. Each entry has:
 
     `host` (required)
         Matching is Backstage's `FetchUrlReader`: `example.com` matches exactly that host;
