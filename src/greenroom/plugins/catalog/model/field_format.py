@@ -181,11 +181,18 @@ def _require(field: str, value: Any, validator: Callable[[Any], bool]) -> None:
 
 def check_field_formats(entity: Mapping[str, Any]) -> None:
     """Raise `FieldFormatError` for the first field Backstage's policy would refuse, in its order."""
-    _require("apiVersion", entity.get("apiVersion"), is_valid_api_version)
-    _require("kind", entity.get("kind"), is_valid_kind)
+    # Each check is tried directly first; `_require` only runs to word the failure.
+    api_version = entity.get("apiVersion")
+    if not is_valid_api_version(api_version):
+        _require("apiVersion", api_version, is_valid_api_version)
+    kind = entity.get("kind")
+    if not is_valid_kind(kind):
+        _require("kind", kind, is_valid_kind)
     metadata = entity["metadata"]
-    _require("metadata.name", metadata.get("name"), is_valid_entity_name)
-    if "namespace" in metadata:
+    name = metadata.get("name")
+    if not is_valid_entity_name(name):
+        _require("metadata.name", name, is_valid_entity_name)
+    if "namespace" in metadata and not is_valid_namespace(metadata["namespace"]):
         _require("metadata.namespace", metadata["namespace"], is_valid_namespace)
     labels = metadata.get("labels")
     if labels:
@@ -201,7 +208,8 @@ def check_field_formats(entity: Mapping[str, Any]) -> None:
     links = metadata.get("links")
     if links:
         for index, link in enumerate(links):
-            _check_link(index, link)
+            if not _is_valid_link(link):
+                _check_link(index, link)
 
 
 def _check_pairs(
@@ -219,6 +227,14 @@ def _check_pairs(
     for key in js_key_order(pairs):
         _require(f"{prefix}.{key}", key, key_validator)
         _require(f"{prefix}.{key}", pairs[key], value_validator)
+
+
+def _is_valid_link(link: Any) -> bool:
+    if not isinstance(link, Mapping) or not is_valid_url(link.get("url")):
+        return False
+    title = link.get("title", "x")
+    icon = link.get("icon", "x")
+    return is_non_empty_string(title) and is_non_empty_string(icon)
 
 
 def _check_link(index: int, link: Any) -> None:

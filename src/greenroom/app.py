@@ -1,0 +1,212 @@
+"""The one place the ASGI application is assembled: core first, then allowed plugins."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from greenroom import __version__
+from greenroom.config.model import Config
+from greenroom.config.schema import validate_core
+from greenroom.db.engine import Database
+from greenroom.db.migrate import upgrade
+from greenroom.errors import GreenroomError
+from greenroom.http.auth import Authenticator
+from greenroom.http.errors import (
+    greenroom_error_handler,
+    http_error_handler,
+    unhandled_error_handler,
+    validation_error_handler,
+)
+from greenroom.http.middleware import GreenroomMiddleware
+from greenroom.kernel.core_services import CORE_SERVICE_IDS, PERMISSIONS, URL_READER
+from greenroom.kernel.registry import Registry, migrations_of, start_plugins
+from greenroom.kernel.routing import Guard, PluginRouter, RouteDeclaration
+from greenroom.kernel.services import ServiceRegistry
+from greenroom.permissions.model import Permission
+from greenroom.permissions.policy import FoundationPolicy, PermissionService
+from greenroom.reading import UrlReader
+
+log = logging.getLogger("greenroom.app")
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+METRICS_READ = Permission("core.metrics.read", "read", description="read Prometheus metrics")
+CORE_PERMISSIONS = (METRICS_READ,)
+
+
+@dataclass
+class Portal:
+    """The assembled application and the parts tests and the CLI need to reach."""
+
+    app: FastAPI
+    config: Config
+    database: Database
+    registry: Registry
+    authenticator: Authenticator
+    production: bool
+    local_mode: bool
+
+
+def _allowed_hosts(config: Config, local_mode: bool) -> list[str] | None:
+    if not local_mode:
+        return None
+    port = _listen_port(config)
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    hosts = [f"{n}:{port}" for n in names] + names
+    base = urlsplit(config.get_str("backend.baseUrl") or "")
+    if base.netloc:
+        hosts.append(base.netloc.lower())
+    return hosts
+
+
+def _listen_port(config: Config) -> int:
+    listen = config.get("backend.listen")
+    if isinstance(listen, dict) and listen.get("port") is not None:
+        return int(listen["port"])
+    if isinstance(listen, str) and ":" in listen:
+        return int(listen.rsplit(":", 1)[1])
+    return 7007
+
+
+def _core_routes(app: FastAPI, guard: Guard, registry: Registry, database: Database) -> None:
+    core = PluginRouter(
+        "",
+        plugin_id="core",
+        permissions={p.name: p for p in CORE_PERMISSIONS},
+        routes=registry.routes,
+        guard=guard,
+    )
+
+    @core.get("/healthz", public=True, include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def ready() -> Response:
+        try:
+            with database.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception:  # noqa: BLE001 - any database failure means not ready
+            return Response(b'{"status":"error","message":"database unavailable"}', 503,
+                            media_type="application/json")
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    core.get("/readyz", public=True, include_in_schema=False)(ready)
+    # Backstage's health endpoints, so existing probes and the benchmark harness work.
+    core.get("/.backstage/health/v1/readiness", public=True, include_in_schema=False)(ready)
+
+    @core.get("/.backstage/health/v1/liveness", public=True, include_in_schema=False)
+    def liveness() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @core.get("/metrics", permission=METRICS_READ, include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(core.api)
+
+
+def create_portal(
+    config: Config,
+    *,
+    production: bool = False,
+    local_mode: bool = False,
+    migrate: bool = True,
+    plugin_search_path: Sequence[str] | None = None,
+) -> Portal:
+    core = validate_core(config)
+    production = production or core.app.production
+    if production and local_mode:
+        raise GreenroomError("local mode cannot run in production")
+    database = Database.from_config(config)
+    external = [e.model_dump() for e in core.backend.auth.externalAccess]
+    authenticator = Authenticator(external, local_mode=local_mode)
+    permissions = PermissionService(FoundationPolicy())
+    guard = Guard(authenticator, permissions)
+    services = ServiceRegistry()
+    services.register(URL_READER, UrlReader.from_config(config.get("backend.reading")), provider="core")
+    services.register(PERMISSIONS, permissions, provider="core")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for context in registry.contexts:
+            for hook in context.start_hooks:
+                hook()
+        log.info("greenroom started", extra={"version": __version__, "production": production,
+                                              "local_mode": local_mode})
+        try:
+            yield
+        finally:
+            for context in reversed(registry.contexts):
+                for hook in reversed(context.stop_hooks):
+                    with contextlib.suppress(Exception):
+                        hook()
+            database.dispose()
+
+    app = FastAPI(
+        title="greenroom",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    registry = start_plugins(
+        config=config,
+        database=database,
+        services=services,
+        guard=guard,
+        core_service_ids=CORE_SERVICE_IDS,
+        production=production,
+        core_permissions=CORE_PERMISSIONS,
+        search_path=plugin_search_path,
+    )
+    if migrate:
+        upgrade(database, migrations_of(registry.plugins))
+    registry.routes.add(RouteDeclaration("core", "GET", "/api/openapi.json", None, public=True))
+    _core_routes(app, guard, registry, database)
+    for context in registry.contexts:
+        for router in context.routers:
+            app.include_router(router.api)
+
+    app.add_exception_handler(GreenroomError, greenroom_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)
+    base_url = config.get_str("backend.baseUrl") or ""
+    max_body = config.get_int("backend.limits.requestBodyBytes", DEFAULT_MAX_BODY_BYTES) or DEFAULT_MAX_BODY_BYTES
+    app.add_middleware(
+        GreenroomMiddleware,
+        max_body_bytes=max_body,
+        https=base_url.startswith("https://"),
+        allowed_hosts=_allowed_hosts(config, local_mode),
+    )
+    app.state.portal = None
+    portal = Portal(
+        app=app,
+        config=config,
+        database=database,
+        registry=registry,
+        authenticator=authenticator,
+        production=production,
+        local_mode=local_mode,
+    )
+    app.state.portal = portal
+    return portal
+
+
+def route_table(app: FastAPI) -> list[dict[str, Any]]:
+    """Every mounted HTTP route with its methods (for the route-coverage test and the CLI)."""
+    out = []
+    for route in app.routes:
+        methods = sorted(getattr(route, "methods", None) or [])
+        out.append({"path": getattr(route, "path", ""), "methods": methods})
+    return out

@@ -1,0 +1,198 @@
+"""The `greenroom` command."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from greenroom import __version__
+from greenroom.cli_support import ConfigOption, err, fail, load, out
+from greenroom.config import Config
+from greenroom.config.defaults import DEFAULT_HOST, DEFAULT_PORT
+from greenroom.errors import GreenroomError
+from greenroom.observability.logging import configure_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="greenroom: a hardened developer portal.")
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
+plugins_app = typer.Typer(no_args_is_help=True, help="Installed plugins.")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(plugins_app, name="plugins")
+
+
+
+def _listen(config: Config) -> tuple[str, int]:
+    listen = config.get("backend.listen")
+    host, port = DEFAULT_HOST, DEFAULT_PORT
+    if isinstance(listen, dict):
+        host = str(listen.get("host") or host)
+        port = int(listen.get("port") or port)
+    elif isinstance(listen, str):
+        raw_host, _, raw_port = listen.rpartition(":")
+        host = raw_host or "0.0.0.0"  # noqa: S104 - Backstage's ':7007' form means all interfaces
+        port = int(raw_port or port)
+    return host, port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Override backend.listen.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override backend.listen.port.")] = None,
+    production: Annotated[bool, typer.Option("--production", help="Run with production checks.")] = False,
+    log_format: Annotated[str, typer.Option(help="json or text")] = "json",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+) -> None:
+    """Run the portal (zero-config without --config: example catalog on 127.0.0.1:7007)."""
+    import uvicorn
+
+    from greenroom.app import create_portal
+
+    try:
+        cfg = load(config)
+        overrides: dict[str, Any] = {}
+        listen_host, listen_port = _listen(cfg)
+        if host is not None:
+            listen_host = host
+        if port is not None:
+            listen_port = port
+        if host is not None or port is not None:
+            overrides["backend.listen"] = {"host": listen_host, "port": listen_port}
+            if not config:
+                overrides["backend.baseUrl"] = f"http://{listen_host}:{listen_port}"
+        if overrides:
+            cfg = cfg.with_values(overrides)
+        configure_logging(level=log_level, json_format=log_format == "json", redact=cfg.redact_text)
+        production = production or cfg.get_bool("app.production")
+        local_mode = not config and not production
+        if local_mode and not _is_loopback(listen_host):
+            raise GreenroomError(
+                f"zero-config local mode only binds to loopback; {listen_host} is not (give a --config "
+                "with an identity provider or externalAccess tokens to serve on other interfaces)"
+            )
+        portal = create_portal(cfg, production=production, local_mode=local_mode)
+    except GreenroomError as exc:
+        raise fail(exc) from None
+    log = logging.getLogger("greenroom.cli")
+    log.info(
+        "listening",
+        extra={"url": f"http://{listen_host}:{listen_port}", "database": portal.database.describe(),
+               "local_mode": local_mode},
+    )
+    if local_mode:
+        err.print(
+            f"greenroom is running in local mode at http://{listen_host}:{listen_port} "
+            "(loopback only, no sign-in; the example catalog is loaded).",
+            highlight=False,
+        )
+    uvicorn.run(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
+                proxy_headers=False, server_header=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the database schema of the core and every enabled plugin."""
+    from greenroom.db.engine import Database
+    from greenroom.db.migrate import upgrade
+    from greenroom.kernel.loader import load
+    from greenroom.kernel.registry import migrations_of, plugin_candidates
+
+    try:
+        cfg = load(config)
+        database = Database.from_config(cfg)
+        candidates, _refused = plugin_candidates(cfg)
+        plugins = [load(c) for c in candidates]
+        upgrade(database, migrations_of(plugins))
+    except GreenroomError as exc:
+        raise fail(exc) from None
+    out.print(f"database at {database.describe()} is up to date")
+
+
+@config_app.command("print")
+def config_print(
+    config: ConfigOption = None,
+    resolve_secrets: Annotated[bool, typer.Option(help="Resolve secret-store references.")] = False,
+) -> None:
+    """Print the merged configuration with every secret redacted."""
+    try:
+        cfg = load(config, resolve_secrets=resolve_secrets)
+    except GreenroomError as exc:
+        raise fail(exc) from None
+    out.print_json(json.dumps(cfg.redacted()))
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Load and validate the configuration (exit 0 when it is usable)."""
+    from greenroom.config.schema import validate_core
+
+    try:
+        cfg = load(config, resolve_secrets=False)
+        validate_core(cfg)
+    except GreenroomError as exc:
+        raise fail(exc, 1) from None
+    out.print("configuration is valid")
+
+
+@plugins_app.command("list")
+def plugins_list(config: ConfigOption = None) -> None:
+    """Installed plugins, whether they load, and the sha256 pin to allow-list them with."""
+    from greenroom.kernel.loader import record_sha256
+    from greenroom.kernel.registry import plugin_candidates
+
+    try:
+        cfg = load(config, resolve_secrets=False)
+        chosen, refused = plugin_candidates(cfg)
+    except GreenroomError as exc:
+        raise fail(exc) from None
+    for c in chosen:
+        pin = record_sha256(c.distribution) if c.distribution else None
+        out.print(f"[green]load[/green]    {c.id:20} {c.distribution_name:24} sha256={pin}", highlight=False)
+    for r in refused:
+        out.print(f"[yellow]refused[/yellow] {r.id:20} {r.distribution:24} {r.reason}", highlight=False)
+
+
+def _register_plugin_commands() -> None:
+    """Built-in plugins add their commands; third-party code is not imported before config is read."""
+    from greenroom.kernel.loader import discover, load
+
+    for candidate in discover():
+        if candidate.builtin:
+            plugin = load(candidate)
+            if plugin.manifest.cli is not None:
+                plugin.manifest.cli(app)
+
+
+_register_plugin_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

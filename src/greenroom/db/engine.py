@@ -1,0 +1,153 @@
+"""Build the SQLAlchemy engine from `backend.database`, accepting Backstage's forms.
+
+    database: { client: better-sqlite3, connection: ':memory:' }
+    database: { client: better-sqlite3, connection: ./data/portal.sqlite }
+    database: { client: better-sqlite3, connection: { directory: ./data } }   # one file: greenroom.sqlite
+    database: { client: pg, connection: postgresql://user:pass@host:5432/db }
+    database: { client: pg, connection: { host, port, user, password, database, ssl } }
+
+SQLite runs in WAL mode with foreign keys on; PostgreSQL through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from greenroom.config.model import Config
+from greenroom.errors import ConfigError
+
+SQLITE_CLIENTS = {"better-sqlite3", "sqlite3"}
+PG_CLIENTS = {"pg", "postgres", "postgresql"}
+
+
+def _pg_url(connection: Any, *, path: str) -> tuple[URL, dict[str, Any]]:
+    connect_args: dict[str, Any] = {}
+    if isinstance(connection, str):
+        url = make_url(connection)
+        if url.drivername in ("postgres", "postgresql"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url, connect_args
+    if not isinstance(connection, Mapping):
+        raise ConfigError("expected a connection string or object for client pg", path=path)
+    if "connectionString" in connection:
+        return _pg_url(connection["connectionString"], path=path)
+    ssl = connection.get("ssl")
+    if isinstance(ssl, Mapping):
+        connect_args["sslmode"] = "verify-full" if ssl.get("rejectUnauthorized", True) else "require"
+        if ssl.get("ca"):
+            # psycopg wants a file; Backstage configs usually give `ca: {$file: ...}` contents
+            connect_args["sslrootcert"] = _materialise_ca(str(ssl["ca"]))
+    elif ssl is True:
+        connect_args["sslmode"] = "require"
+    port = connection.get("port")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=connection.get("user"),
+        password=connection.get("password"),
+        host=connection.get("host"),
+        port=int(port) if port not in (None, "") else None,
+        database=connection.get("database") or "postgres",
+    )
+    return url, connect_args
+
+
+def _materialise_ca(ca: str) -> str:
+    if "-----BEGIN" not in ca:
+        return ca  # already a path
+    import hashlib
+    import tempfile
+
+    target = Path(tempfile.gettempdir()) / f"greenroom-ca-{hashlib.sha256(ca.encode()).hexdigest()[:16]}.pem"
+    if not target.exists():
+        target.write_text(ca, encoding="utf-8")
+        target.chmod(0o600)
+    return str(target)
+
+
+def _sqlite_url(connection: Any, *, path: str) -> URL:
+    if connection in (None, ""):
+        raise ConfigError("SQLite needs a connection (a file path or ':memory:')", path=path)
+    if isinstance(connection, Mapping):
+        if connection.get("filename"):
+            connection = connection["filename"]
+        elif connection.get("directory"):
+            connection = str(Path(str(connection["directory"])) / "greenroom.sqlite")
+        else:
+            raise ConfigError("SQLite connection object needs 'filename' or 'directory'", path=path)
+    connection = str(connection)
+    if connection == ":memory:":
+        return URL.create("sqlite", database=":memory:")
+    file = Path(connection).expanduser()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return URL.create("sqlite", database=str(file.resolve()))
+
+
+def database_url_from_config(config: Config) -> tuple[URL, dict[str, Any]]:
+    client = config.get_str("backend.database.client", "better-sqlite3") or "better-sqlite3"
+    connection = config.get("backend.database.connection")
+    if client in SQLITE_CLIENTS:
+        return _sqlite_url(connection, path="backend.database.connection"), {}
+    if client in PG_CLIENTS:
+        return _pg_url(connection, path="backend.database.connection")
+    raise ConfigError(f"unsupported database client '{client}' (use better-sqlite3, sqlite3 or pg)",
+                      path="backend.database.client")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+class Database:
+    """The one engine of a greenroom process."""
+
+    def __init__(self, url: URL | str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False) -> None:
+        url = make_url(url) if isinstance(url, str) else url
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        args = dict(connect_args or {})
+        if url.get_backend_name() == "sqlite":
+            args.setdefault("check_same_thread", False)
+            if url.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"] = args
+            self.engine: Engine = create_engine(url, **kwargs)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            kwargs["connect_args"] = args
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 10
+            self.engine = create_engine(url, **kwargs)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Database:
+        url, connect_args = database_url_from_config(config)
+        return cls(url, connect_args=connect_args)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def describe(self) -> str:
+        """The URL without its password, for logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

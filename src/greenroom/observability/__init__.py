@@ -1,0 +1,1 @@
+"""Structured logs with secret redaction, request context, and metrics."""

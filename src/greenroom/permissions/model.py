@@ -1,0 +1,67 @@
+"""Permissions as named values, with Backstage's names and shapes.
+
+A permission is `<plugin>.<resource>.<action>` (Backstage writes `catalog.entity.read`);
+resource permissions also name the resource type their conditions apply to
+(`catalog-entity`), which is what RHDH policy files grant by (`catalog-entity, read`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+Action = Literal["create", "read", "update", "delete", "use"]
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    name: str
+    action: Action = "use"
+    resource_type: str | None = None
+    description: str = ""
+
+    @property
+    def is_resource(self) -> bool:
+        return self.resource_type is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """Backstage's wire form of a permission."""
+        out: dict[str, Any] = {"type": "resource" if self.is_resource else "basic", "name": self.name}
+        out["attributes"] = {} if self.action == "use" else {"action": self.action}
+        if self.resource_type:
+            out["resourceType"] = self.resource_type
+        return out
+
+
+class Result(str, Enum):
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+    CONDITIONAL = "CONDITIONAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to "may this principal do this?".
+
+    `conditions` is set for CONDITIONAL: a criteria tree in Backstage's shape
+    (`{"rule": ..., "resourceType": ..., "params": {...}}` with `allOf`/`anyOf`/`not`),
+    which the owning plugin applies to its data, in SQL where it can. `reason` says why,
+    for logs, audit and "explain".
+    """
+
+    result: Result
+    reason: str = ""
+    conditions: Any = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.result is Result.ALLOW
+
+    @property
+    def denied(self) -> bool:
+        return self.result is Result.DENY
+
+
+ALLOW = Decision(Result.ALLOW)
+DENY = Decision(Result.DENY)

@@ -1,0 +1,304 @@
+"""The catalog service: what routes, the CLI and other plugins (through `CATALOG`) call."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select, update
+
+from greenroom.db.engine import Database
+from greenroom.errors import ConflictError, InputError, NotAllowedError, NotFoundError
+from greenroom.plugins.catalog.config import CatalogConfig, dump_rules, refresh_interval_seconds
+from greenroom.plugins.catalog.ingest import Ingestor
+from greenroom.plugins.catalog.processing.locations import LocationSpec, normalize_root
+from greenroom.plugins.catalog.processing.pipeline import (
+    TreeResult,
+    generated_location_ref,
+    validate_document,
+)
+from greenroom.plugins.catalog.processing.rules import RulesEnforcer
+from greenroom.plugins.catalog.store import tables
+from greenroom.plugins.catalog.store.queries import CatalogQueries
+from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter
+
+log = logging.getLogger("greenroom.plugins.catalog")
+API_LOCATION_TYPES = ("url",)
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    type: str
+    target: str
+
+    @property
+    def spec(self) -> LocationSpec:
+        return LocationSpec(self.type, self.target)
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "type": self.type, "target": self.target, "entityRef": generated_location_ref(self.spec)}
+
+
+class CatalogService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        config: CatalogConfig,
+        read_url: Callable[[str], bytes],
+        config_dir: Path | None = None,
+    ) -> None:
+        self.database = database
+        self.config = config
+        self.config_dir = config_dir or Path.cwd()
+        locations = [loc.model_dump(exclude_none=True) for loc in config.locations]
+        self.rules = RulesEnforcer.from_config(dump_rules(config), locations, base_dir=self.config_dir)
+        self.ingestor = Ingestor(
+            database=database, rules=self.rules, read_url=read_url, orphan_strategy=config.orphanStrategy
+        )
+        self.queries = CatalogQueries(database)
+        self.refresh_interval = refresh_interval_seconds(config)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    # -- locations -------------------------------------------------------------------------
+    def config_locations(self) -> list[LocationSpec]:
+        return [normalize_root(LocationSpec(loc.type, loc.target), base_dir=self.config_dir) for loc in self.config.locations]
+
+    def registered_locations(self) -> list[Location]:
+        """Locations registered through the API or the CLI (config locations are not rows here)."""
+        t = tables.locations
+        stmt = select(t.c.id, t.c.type, t.c.target).where(t.c.source != "config").order_by(t.c.created_at, t.c.id)
+        with self.database.engine.connect() as connection:
+            return [Location(r.id, r.type, r.target) for r in connection.execute(stmt)]
+
+    def location(self, location_id: str) -> Location:
+        t = tables.locations
+        with self.database.engine.connect() as connection:
+            row = connection.execute(
+                select(t.c.id, t.c.type, t.c.target).where(t.c.id == location_id, t.c.source != "config")
+            ).first()
+        if row is None:
+            raise NotFoundError(f"Found no location with ID {location_id}")
+        return Location(row.id, row.type, row.target)
+
+    def _find_location(self, spec: LocationSpec) -> Location | None:
+        t = tables.locations
+        with self.database.engine.connect() as connection:
+            row = connection.execute(
+                select(t.c.id, t.c.type, t.c.target).where(t.c.type == spec.type, t.c.target == spec.target,
+                                                          t.c.source != "config")
+            ).first()
+        return Location(row.id, row.type, row.target) if row else None
+
+    def check_api_location(self, type_: str, target: str) -> LocationSpec:
+        if type_ not in API_LOCATION_TYPES:
+            raise InputError('Registered locations must be of an allowed type ["url"]')
+        if not target:
+            raise InputError("Location target must not be empty")
+        return LocationSpec(type_, target)
+
+    def dry_run(self, spec: LocationSpec) -> tuple[bool, TreeResult]:
+        result = self.ingestor.read_tree(spec)
+        return self._find_location(spec) is not None, result
+
+    def add_location(self, spec: LocationSpec, *, source: str = "api", ingest: bool = True) -> Location:
+        """Register a location and ingest it now (the caller sees its entities at once)."""
+        if self.config.readonly and source == "api":
+            raise NotAllowedError("This operation not allowed in readonly mode")
+        t = tables.locations
+        location = Location(str(uuid.uuid4()), spec.type, spec.target)
+        with self.database.engine.begin() as connection:
+            found = connection.execute(
+                select(t.c.id).where(t.c.type == spec.type, t.c.target == spec.target)
+            ).first()
+            if found is not None:
+                raise ConflictError(f"Location {spec.key} already exists")
+            connection.execute(
+                t.insert().values(
+                    id=location.id, type=spec.type, target=spec.target, source=source,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        if ingest:
+            self.ingestor.ingest(spec, force=True)
+        return location
+
+    def delete_location(self, location_id: str) -> None:
+        if self.config.readonly:
+            raise NotAllowedError("This operation not allowed in readonly mode")
+        location = self.location(location_id)
+        t = tables.locations
+        with self.database.engine.begin() as connection:
+            connection.execute(delete(t).where(t.c.id == location_id))
+        self._remove_tree(location.spec)
+
+    def _remove_tree(self, spec: LocationSpec) -> None:
+        """A location went away: its entities go with it (Backstage deletes them at once)."""
+        CatalogWriter(self.database, orphan_strategy="delete").apply(TreeResult(origin=spec))
+        s = tables.location_status
+        with self.database.engine.begin() as connection:
+            connection.execute(delete(s).where(s.c.location_key == spec.key))
+
+    def location_by_entity(self, key: str) -> Location:
+        row = self.queries.entity_row(key)
+        if row is None:
+            raise NotFoundError(f"found no entity for ref {key}")
+        annotations = (orjson.loads(row.final).get("metadata") or {}).get("annotations") or {}
+        origin = annotations.get("backstage.io/managed-by-origin-location")
+        if not origin:
+            raise NotFoundError(f"found no origin annotation for ref {key}")
+        spec = LocationSpec.parse_ref(origin)
+        found = self._find_location(spec)
+        if found is None:
+            raise NotFoundError(f"Found no location with type {spec.type} and target {spec.target}")
+        return found
+
+    def location_status(self) -> list[dict[str, Any]]:
+        """What the last ingestion of each location tree found, errors included."""
+        s = tables.location_status
+        registered = {loc.spec.key: loc for loc in self.registered_locations()}
+        configured = {spec.key for spec in self.config_locations()}
+        with self.database.engine.connect() as connection:
+            rows = {r.location_key: r for r in connection.execute(select(s))}
+        out = []
+        for key in [*configured, *(k for k in registered if k not in configured)]:
+            row = rows.get(key)
+            spec = LocationSpec.parse_ref(key)
+            loc = registered.get(key)
+            out.append(
+                {
+                    "location": {"id": loc.id if loc else None, "type": spec.type, "target": spec.target,
+                                 "source": "config" if key in configured else "api"},
+                    "entityCount": row.entity_count if row else 0,
+                    "lastRunAt": row.last_run_at.isoformat() if row and row.last_run_at else None,
+                    "lastSuccessAt": row.last_success_at.isoformat() if row and row.last_success_at else None,
+                    "durationMs": row.duration_ms if row else None,
+                    "errors": orjson.loads(row.errors) if row and row.errors else [],
+                    "warnings": orjson.loads(row.warnings) if row and row.warnings else [],
+                }
+            )
+        return out
+
+    # -- entities --------------------------------------------------------------------------
+    def delete_entity(self, uid: str) -> None:
+        """DELETE by-uid: gone now; still emitted by a location, it comes back on the next run."""
+        e, r, s = tables.entities, tables.relations, tables.search
+        writer = CatalogWriter(self.database)
+        with writer.lock(), self.database.engine.begin() as connection:
+            row = connection.execute(select(e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
+            if row is None:
+                return
+            peers = [x.source_ref for x in connection.execute(
+                select(r.c.source_ref).where(r.c.originating_entity_id == uid))]
+            connection.execute(delete(r).where(r.c.originating_entity_id == uid))
+            connection.execute(delete(s).where(s.c.entity_id == uid))
+            connection.execute(delete(e).where(e.c.id == uid))
+            if row.origin_key:
+                st = tables.location_status
+                connection.execute(update(st).where(st.c.location_key == row.origin_key).values(inputs=None))
+        writer.restitch(set(peers) - {row.ref})
+
+    def refresh(self, key: str) -> None:
+        row = self.queries.entity_row(key)
+        if row is None:
+            raise NotFoundError(f"Entity {key.lower()} not found")
+        if row.origin_key:
+            self.ingestor.ingest(LocationSpec.parse_ref(row.origin_key), force=True)
+
+    def validate(self, entity: Any, location_ref: str) -> list[dict[str, Any]]:
+        """POST /validate-entity: the errors Backstage would report (empty when valid)."""
+        from greenroom.plugins.catalog.model import EntityValidationError
+
+        spec = LocationSpec.parse_ref(location_ref)
+        if spec.type != "url":
+            return [{"name": "TypeError", "message": f"Invalid location ref {location_ref}, only 'url:<target>' "
+                     "is supported, e.g. url:https://host/path"}]
+        try:
+            validate_document(entity)
+        except EntityValidationError as exc:
+            error: dict[str, Any] = {"name": exc.name if exc.stage != "envelope" else "TypeError",
+                                     "message": exc.message if exc.stage != "envelope" else exc.cause_message}
+            if exc.stage != "envelope" and exc.cause_name:
+                error["cause"] = {"name": exc.cause_name, "message": exc.cause_message}
+            return [error]
+        from greenroom.plugins.catalog.model import relations_for
+
+        try:
+            relations_for(validate_document(entity))
+        except EntityValidationError as exc:
+            return [{"name": exc.name, "message": exc.message,
+                     "cause": {"name": exc.cause_name, "message": exc.cause_message}}]
+        return []
+
+    # -- background refresh ----------------------------------------------------------------
+    def sync_config_locations(self) -> list[LocationSpec]:
+        """Record the configured locations; forget trees of locations no longer configured."""
+        wanted = {spec.key: spec for spec in self.config_locations()}
+        t = tables.locations
+        with self.database.engine.begin() as connection:
+            stale = [
+                LocationSpec(r.type, r.target)
+                for r in connection.execute(select(t.c.type, t.c.target).where(t.c.source == "config"))
+                if f"{r.type}:{r.target}" not in wanted
+            ]
+            for spec in stale:
+                connection.execute(delete(t).where(t.c.type == spec.type, t.c.target == spec.target,
+                                                   t.c.source == "config"))
+            known = {f"{r.type}:{r.target}" for r in connection.execute(select(t.c.type, t.c.target))}
+            for key, spec in wanted.items():
+                if key not in known:
+                    connection.execute(
+                        t.insert().values(id=str(uuid.uuid4()), type=spec.type, target=spec.target,
+                                          source="config", created_at=datetime.now(UTC))
+                    )
+        for spec in stale:
+            self._remove_tree(spec)
+        return list(wanted.values())
+
+    def ingest_all(self, *, force: bool = False) -> dict[str, ApplyStats]:
+        results: dict[str, ApplyStats] = {}
+        specs = self.sync_config_locations() + [loc.spec for loc in self.registered_locations()]
+        for spec in specs:
+            if self._stop.is_set():
+                break
+            try:
+                results[spec.key] = self.ingestor.ingest(spec, force=force)
+            except Exception:  # a broken tree must not stop the others
+                log.exception("location ingestion failed", extra={"location": spec.key})
+        return results
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="catalog-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        self.ingest_all()
+        while not self._stop.is_set() and self.refresh_interval is not None:
+            self._wake.wait(self.refresh_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self.ingest_all()
+
+    def entity_refs(self, keys: Sequence[str]) -> list[bytes | None]:
+        return self.queries.by_refs(keys)

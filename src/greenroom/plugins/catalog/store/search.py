@@ -1,0 +1,92 @@
+"""Flatten a stitched entity into search rows exactly as Backstage's `buildEntitySearch` does.
+
+Every leaf becomes a `(key, value)` row with the dotted path as key. Arrays give one row per
+item under the same key; an array of strings also gives `<path>.<item> = true` rows (once per
+path, case-insensitively), so `metadata.tags.java` can be filtered on. `attachments`,
+`relations`, `status`, `metadata.name/namespace/uid/etag` are not traversed; name, namespace
+and uid are appended explicitly and each relation adds `relations.<type> = <targetRef>`.
+Keys are lowercased; keys over 200 characters are dropped; a value over 200 characters (or a
+null) is stored as null, so the key still exists for `filter=key` and facets skip it. Rows
+are de-duplicated on (key, value), keeping the first original value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from greenroom.errors import InputError
+from greenroom.plugins.catalog.model.jsvalues import js_string
+
+MAX_KEY_LENGTH = 200
+MAX_VALUE_LENGTH = 200
+SKIPPED_PATHS = frozenset(
+    {"attachments", "relations", "status", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.etag"}
+)
+
+SearchRow = tuple[str, str, str | None, str | None]  # entity_id, key, value, original_value
+
+
+def _visit(path: str, value: Any, out: list[tuple[str, Any]]) -> None:
+    if path in SKIPPED_PATHS:
+        return
+    if value is None or isinstance(value, str | int | float | bool):
+        out.append((path, value))
+    elif isinstance(value, list):
+        seen: set[str] = set()
+        for item in value:
+            _visit(path, item, out)
+            if isinstance(item, str):
+                lowered = item.lower()
+                if lowered not in seen:
+                    seen.add(lowered)
+                    out.append((f"{path}.{item}", True))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _visit(f"{path}.{key}" if path else key, item, out)
+
+
+def flatten(entity: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The raw (path, value) pairs, before lowercasing and limits."""
+    pairs: list[tuple[str, Any]] = []
+    _visit("", entity, pairs)
+    metadata = entity.get("metadata") or {}
+    pairs.append(("metadata.name", metadata.get("name")))
+    pairs.append(("metadata.namespace", metadata.get("namespace")))
+    pairs.append(("metadata.uid", metadata.get("uid")))
+    if not metadata.get("namespace"):
+        pairs.append(("metadata.namespace", "default"))
+    for relation in entity.get("relations") or ():
+        pairs.append((f"relations.{relation['type']}", relation["targetRef"]))
+    return pairs
+
+
+def check_key_casing(entity: Mapping[str, Any]) -> None:
+    """Refuse entities with keys that differ only in case (Backstage fails them at stitch time)."""
+    seen: dict[str, str] = {}
+    for raw_key, _ in flatten(entity):
+        first = seen.setdefault(raw_key.lower(), raw_key)
+        if first != raw_key:
+            raise InputError(f"Entity has duplicate keys that vary only in casing, '{first}'")
+
+
+def search_rows(entity_id: str, entity: Mapping[str, Any]) -> list[SearchRow]:
+    rows: list[SearchRow] = []
+    seen: set[tuple[str, str | None]] = set()
+    for raw_key, raw_value in flatten(entity):
+        key = raw_key.lower()
+        if len(key) > MAX_KEY_LENGTH:
+            continue
+        if raw_value is None:
+            value = original = None
+        else:
+            original = raw_value if type(raw_value) is str else js_string(raw_value)
+            value = original.lower()
+            if len(value) > MAX_VALUE_LENGTH:
+                value = original = None
+        marker = (key, value)
+        if marker in seen:
+            continue
+        seen.add(marker)
+        rows.append((entity_id, key, value, original))
+    return rows
