@@ -70,6 +70,7 @@ class _LoadState:
     env: Mapping[str, str]
     secret_resolver: SecretResolver | None
     resolve_secrets: bool
+    strict_files: bool = True
     included: int = 0
     origins: dict[str, Origin] = field(default_factory=dict)
     secret_paths: set[str] = field(default_factory=set)
@@ -237,6 +238,9 @@ class _Transformer:
             try:
                 return file.read_text(encoding="utf-8")
             except OSError as exc:
+                if not self.state.strict_files:
+                    self.state.unresolved[path] = f"$file: {arg}"
+                    return f"<unresolved file: {arg}>"
                 raise ConfigError(f"failed to read file {arg}, {exc.strerror}", path=path) from exc
         return self._include(arg, path=path, base_dir=base_dir, stack=stack)
 
@@ -253,6 +257,9 @@ class _Transformer:
         self.state.included += 1
         if self.state.included > MAX_INCLUDED_FILES:
             raise ConfigError(f"more than {MAX_INCLUDED_FILES} files included", path=path)
+        if not self.state.strict_files and not file.exists():
+            self.state.unresolved[path] = f"$include: {arg}"
+            return None
         included = _read_yaml_file(file, origins=self.state.origins, path=path)
         for part in filter(None, data_path.split(".")):
             if not isinstance(included, dict):
@@ -323,16 +330,21 @@ def load_config(
     secret_resolver: SecretResolver | None = None,
     resolve_secrets: bool = True,
     secret_resolver_factory: Callable[[Config], SecretResolver | None] | None = None,
+    strict_files: bool = True,
 ) -> Config:
     """Load, transform and merge config files (later files win) into a `Config`.
 
     `defaults` sit below every file. Secret-store references are resolved with
     `secret_resolver`, or with the one `secret_resolver_factory` builds from the config
     itself (so the store's own address can be configured); with `resolve_secrets=False`
-    they stay unresolved placeholders, which is what the posture audit wants.
+    they stay unresolved placeholders, which is what the posture audit wants. With
+    `strict_files=False` a `$file` or `$include` that does not exist (a secret mounted only in
+    production, say) is recorded in `Config.unresolved` instead of failing the load.
     """
     environ = dict(os.environ if env is None else env)
-    state = _LoadState(env=environ, secret_resolver=secret_resolver, resolve_secrets=resolve_secrets)
+    state = _LoadState(
+        env=environ, secret_resolver=secret_resolver, resolve_secrets=resolve_secrets, strict_files=strict_files
+    )
     merged: Any = _drop_nulls(dict(defaults or {}))
     sources: list[str] = []
     raw_files: list[tuple[Path, Any]] = []
