@@ -31,9 +31,7 @@ CASES: list[dict[str, Any]] = json.loads((COMPAT_DIR / "corpus.json").read_text(
 
 
 def _npm_backstage() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "catalog_model_npm_backstage", COMPAT_DIR / "npm_backstage.py"
-    )
+    spec = importlib.util.spec_from_file_location("catalog_model_npm_backstage", COMPAT_DIR / "npm_backstage.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -83,9 +81,7 @@ def test_corpus_covers_what_it_claims() -> None:
     assert all(case["backstage"]["ok"] for case in templates)
     # Fixture kinds a default Backstage does not know are refused.
     ai_resources = [
-        case
-        for case in CASES
-        if isinstance(case["entity"], dict) and case["entity"].get("kind") == "AiResource"
+        case for case in CASES if isinstance(case["entity"], dict) and case["entity"].get("kind") == "AiResource"
     ]
     assert ai_resources
     assert not any(case["backstage"]["ok"] for case in ai_resources)
@@ -115,7 +111,5 @@ def test_agrees_with_live_backstage() -> None:
             disagreements.append(f"{case['id']}\n  " + "\n  ".join(differences))
         if backstage != case["backstage"]:
             stale.append(case["id"])
-    assert not disagreements, f"{len(disagreements)} of {len(CASES)} entities differ:\n" + "\n".join(
-        disagreements[:20]
-    )
+    assert not disagreements, f"{len(disagreements)} of {len(CASES)} entities differ:\n" + "\n".join(disagreements[:20])
     assert not stale, f"corpus.json no longer matches Backstage; rebuild it (build_corpus.py): {stale[:20]}"

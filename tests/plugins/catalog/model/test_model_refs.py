@@ -50,9 +50,7 @@ def test_falsy_default_namespace_falls_back_to_default(fallback: str | None) -> 
 def test_empty_parts_are_a_type_error(text: str) -> None:
     with pytest.raises(EntityRefError) as caught:
         parse_entity_ref(text, default_kind="Component")
-    assert (
-        caught.value.message == f'Entity reference "{text}" was not on the form [<kind>:][<namespace>/]<name>'
-    )
+    assert caught.value.message == f'Entity reference "{text}" was not on the form [<kind>:][<namespace>/]<name>'
     assert caught.value.js_name == "TypeError"
 
 
@@ -60,8 +58,7 @@ def test_missing_kind_without_default() -> None:
     with pytest.raises(EntityRefError) as caught:
         parse_entity_ref("other-service")
     assert caught.value.message == (
-        'Entity reference "other-service" had missing or empty kind '
-        '(e.g. did not start with "component:" or similar)'
+        'Entity reference "other-service" had missing or empty kind (e.g. did not start with "component:" or similar)'
     )
     assert caught.value.js_name == "Error"
     assert isinstance(caught.value, InputError)
@@ -74,9 +71,7 @@ def test_empty_ref() -> None:
 
 def test_object_refs() -> None:
     assert parse_entity_ref({"kind": "Component", "name": "x"}) == EntityRef("Component", "default", "x")
-    assert parse_entity_ref({"name": "x"}, default_kind="API", default_namespace="ns") == EntityRef(
-        "API", "ns", "x"
-    )
+    assert parse_entity_ref({"name": "x"}, default_kind="API", default_namespace="ns") == EntityRef("API", "ns", "x")
     with pytest.raises(EntityRefError) as caught:
         parse_entity_ref({"kind": "Component", "namespace": "", "name": "x"})
     # An explicitly empty namespace is not replaced by the default (`??`, not `||`).

@@ -16,9 +16,7 @@ from greenroom.plugins.catalog.model import (
 )
 
 
-def entity(
-    kind: str, spec: dict[str, Any], *, namespace: str | None = None, name: str = "me"
-) -> dict[str, Any]:
+def entity(kind: str, spec: dict[str, Any], *, namespace: str | None = None, name: str = "me") -> dict[str, Any]:
     api_version = "scaffolder.backstage.io/v1beta3" if kind == "Template" else "backstage.io/v1alpha1"
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
@@ -157,9 +155,9 @@ def test_unschematized_dependency_of_accepts_a_string_or_an_object_ref() -> None
     assert relations("Component", {**base, "dependencyOf": "component:x"})[2:] == both_ways(
         "component:default/me", "dependencyOf", "component:default/x"
     )
-    assert relations("Component", {**base, "dependencyOf": {"kind": "Component", "name": "Y"}})[
-        2:
-    ] == both_ways("component:default/me", "dependencyOf", "component:default/y")
+    assert relations("Component", {**base, "dependencyOf": {"kind": "Component", "name": "Y"}})[2:] == both_ways(
+        "component:default/me", "dependencyOf", "component:default/y"
+    )
     # Empty values are skipped, as `if (!targets) return` skips them.
     assert relations("Component", {**base, "dependencyOf": ""}) == relations("Component", base)
     assert relations("Component", {**base, "dependencyOf": []}) == relations("Component", base)
@@ -190,13 +188,11 @@ def postprocess_error(entity_: dict[str, Any]) -> EntityValidationError:
         ),
         (
             {"dependencyOf": {}},
-            "Error: Entity reference {} had missing or empty kind "
-            '(e.g. did not start with "component:" or similar)',
+            'Error: Entity reference {} had missing or empty kind (e.g. did not start with "component:" or similar)',
         ),
         (
             {"dependencyOf": ["component:b", 5]},
-            "Error: Entity reference 5 had missing or empty kind "
-            '(e.g. did not start with "component:" or similar)',
+            'Error: Entity reference 5 had missing or empty kind (e.g. did not start with "component:" or similar)',
         ),
         ({"dependencyOf": [None]}, "Error: Entity reference must not be empty"),
     ],

@@ -142,9 +142,7 @@ def test_template_without_spec() -> None:
     del entity["spec"]
     with pytest.raises(EntityValidationError) as caught:
         validate_entity(entity)
-    assert caught.value.message == kind_error(
-        "<root> must have required property 'spec' - missingProperty: spec"
-    )
+    assert caught.value.message == kind_error("<root> must have required property 'spec' - missingProperty: spec")
 
 
 def test_template_policies_still_apply() -> None:

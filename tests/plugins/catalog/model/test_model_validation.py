@@ -19,9 +19,7 @@ LEARN_MORE = (
     "https://github.com/backstage/backstage/blob/master/docs/architecture-decisions/"
     "adr002-default-catalog-file-format.md"
 )
-NAME_RULE = (
-    "a string that is sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters in total"
-)
+NAME_RULE = "a string that is sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters in total"
 REF = "component:default/svc"
 
 
@@ -85,9 +83,7 @@ def test_explicit_namespace_keeps_key_order() -> None:
 
 
 def test_preprocessing_sorts_string_arrays_in_utf16_order() -> None:
-    result = validate_entity(
-        component(dependsOn=["component:b", "component:a"], consumesApis=["\uffff", "\U0001f600"])
-    )
+    result = validate_entity(component(dependsOn=["component:b", "component:a"], consumesApis=["\uffff", "\U0001f600"]))
     assert result["spec"]["dependsOn"] == ["component:a", "component:b"]
     # JavaScript compares UTF-16 code units: the surrogate pair of U+1F600 sorts before U+FFFF.
     assert result["spec"]["consumesApis"] == ["\U0001f600", "\uffff"]
@@ -95,9 +91,7 @@ def test_preprocessing_sorts_string_arrays_in_utf16_order() -> None:
 
 def test_sorting_happens_before_kind_validation() -> None:
     error = error_of(component(providesApis=["zeta", ""]))
-    assert error.message == kind_error(
-        "/spec/providesApis/0 must NOT have fewer than 1 characters - limit: 1"
-    )
+    assert error.message == kind_error("/spec/providesApis/0 must NOT have fewer than 1 characters - limit: 1")
 
 
 def test_mixed_arrays_are_not_sorted() -> None:
@@ -111,10 +105,7 @@ def test_error_attributes() -> None:
     assert error.name == "InputError"
     assert error.status_code == 400
     assert error.stage == "kind"
-    assert (
-        error.summary
-        == f"Processor BuiltinKindsEntityProcessor threw an error while validating the entity {REF}"
-    )
+    assert error.summary == f"Processor BuiltinKindsEntityProcessor threw an error while validating the entity {REF}"
     assert error.cause_name == "TypeError"
     assert error.cause_message == "/spec/owner must NOT have fewer than 1 characters - limit: 1"
 
@@ -280,9 +271,9 @@ def test_valid_names(name: str) -> None:
 )
 def test_invalid_names(name: str) -> None:
     ref = f"component:default/{name.lower()}"
-    assert error_of(with_metadata(name=name)).message == format_error(
-        "metadata.name", NAME_RULE, name
-    ).replace(REF, ref)
+    assert error_of(with_metadata(name=name)).message == format_error("metadata.name", NAME_RULE, name).replace(
+        REF, ref
+    )
 
 
 @pytest.mark.parametrize("namespace", ["ns", "a--b", "a1-b2", "0"])
@@ -302,9 +293,7 @@ def test_invalid_namespaces(namespace: str) -> None:
 
 def test_invalid_api_version_format() -> None:
     entity = {**component(), "apiVersion": "backstage.io/v1/x"}
-    assert error_of(entity).message == format_error(
-        "apiVersion", "a valid prefix and/or suffix", "backstage.io/v1/x"
-    )
+    assert error_of(entity).message == format_error("apiVersion", "a valid prefix and/or suffix", "backstage.io/v1/x")
 
 
 def test_invalid_kind_format() -> None:
@@ -344,9 +333,7 @@ def test_invalid_labels(labels: dict[str, str], field: str, expectation: str, fo
 
 
 def test_annotations() -> None:
-    validate_entity(
-        with_metadata(annotations={"github.com/project-slug": "org/repo", "a": "", "b": "any value!"})
-    )
+    validate_entity(with_metadata(annotations={"github.com/project-slug": "org/repo", "a": "", "b": "any value!"}))
     assert error_of(with_metadata(annotations={"a:b": "x"})).message == format_error(
         "annotations.a:b", "a valid prefix and/or suffix", "a:b"
     )
@@ -416,9 +403,7 @@ def test_field_order_name_before_tags() -> None:
 
 def test_known_kinds() -> None:
     assert (
-        frozenset(
-            {"API", "Component", "Domain", "Group", "Location", "Resource", "System", "Template", "User"}
-        )
+        frozenset({"API", "Component", "Domain", "Group", "Location", "Resource", "System", "Template", "User"})
         == KNOWN_KINDS
     )
 

@@ -102,11 +102,7 @@ def is_valid_api_version(value: Any) -> bool:
         return len(value) <= 63 and _API_VERSION_SUFFIX.fullmatch(value) is not None
     if "/" in suffix:
         return False
-    return (
-        is_valid_dns_subdomain(prefix)
-        and len(suffix) <= 63
-        and _API_VERSION_SUFFIX.fullmatch(suffix) is not None
-    )
+    return is_valid_dns_subdomain(prefix) and len(suffix) <= 63 and _API_VERSION_SUFFIX.fullmatch(suffix) is not None
 
 
 def _is_valid_prefixed_name(value: Any) -> bool:
@@ -156,9 +152,7 @@ _EXPECTATIONS: dict[Callable[[Any], bool], str] = {
     is_valid_api_version: _PREFIX_EXPECTATION,
     is_valid_kind: "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], at most 63 characters in total",
     is_valid_entity_name: _NAME_EXPECTATION,
-    is_valid_namespace: (
-        "a string that is sequences of [a-z0-9] separated by [-], at most 63 characters in total"
-    ),
+    is_valid_namespace: ("a string that is sequences of [a-z0-9] separated by [-], at most 63 characters in total"),
     is_valid_label_key: _PREFIX_EXPECTATION,
     is_valid_label_value: _NAME_EXPECTATION,
     is_valid_annotation_key: _PREFIX_EXPECTATION,

@@ -106,13 +106,12 @@ def relations_for(entity: Mapping[str, Any]) -> list[Relation]:
         try:
             for field, default_kind, forward, reverse in rules:
                 targets = spec.get(field)
-                if not targets and not js_truthy(targets):
+                if targets is None or (not targets and not js_truthy(targets)):
                     continue
                 # `[targets].flat()`: a list contributes its items, anything else itself.
-                for target in targets if isinstance(targets, list) else (targets,):
+                for target in targets if type(targets) is list else (targets,):
                     target_ref = _target_ref(target, default_kind, namespace)
-                    out.append((self_ref, forward, target_ref))
-                    out.append((target_ref, reverse, self_ref))
+                    out += ((self_ref, forward, target_ref), (target_ref, reverse, self_ref))
         except EntityRefError as error:
             raise _postprocess_error(BUILTIN_PROCESSOR, error) from None
 

@@ -53,9 +53,7 @@ def check_template_spec(spec: Any) -> None:
         recovery = spec["EXPERIMENTAL_recovery"]
         check_object(recovery, "/spec/EXPERIMENTAL_recovery")
         if "EXPERIMENTAL_strategy" in recovery:
-            check_string(
-                recovery["EXPERIMENTAL_strategy"], "/spec/EXPERIMENTAL_recovery/EXPERIMENTAL_strategy"
-            )
+            check_string(recovery["EXPERIMENTAL_strategy"], "/spec/EXPERIMENTAL_recovery/EXPERIMENTAL_strategy")
     for prop in ("formDecorators", "EXPERIMENTAL_formDecorators"):
         if prop in spec:
             _check_form_decorators(spec[prop], f"/spec/{prop}")

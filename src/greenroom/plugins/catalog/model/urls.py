@@ -18,7 +18,8 @@ import unicodedata
 from urllib.parse import unquote_to_bytes
 
 import idna
-import idna.core
+import idna.idnadata
+from idna.intranges import intranges_contain
 
 # The shape nearly every real link has: http(s), an ASCII host whose last label starts with a
 # letter (so it cannot "end in a number"), an optional short port, printable ASCII after it.
@@ -139,79 +140,95 @@ def _domain_to_ascii(domain: str) -> str | None:
 
 
 def _uts46_to_ascii(domain: str) -> str | None:
-    """UTS #46 ToASCII, non-transitional, without STD3 rules, hyphen checks or DNS length limits."""
+    """UTS #46 ToASCII as Node's URL parser (Ada 2.9) runs it for `new URL`.
+
+    Non-transitional mapping without STD3 rules, hyphen checks or DNS length limits. Only
+    non-ASCII labels and the decoded form of `xn--` labels go through the label validity checks;
+    plain ASCII labels are taken as they are.
+    """
     try:
         mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
     except idna.IDNAError:
         return None
-    labels = mapped.split(".")
-    unicode_labels: list[str] = []
-    for label in labels:
-        if label.lower().startswith("xn--"):
+    out: list[str] = []
+    for label in mapped.split("."):
+        if label.startswith("xn--"):
             if not label.isascii():
                 return None
             try:
                 decoded = label[4:].encode("ascii").decode("punycode")
-            except (UnicodeError, ValueError):
-                return None
-            if decoded == "" or decoded.isascii():
-                return None
-            try:
-                if idna.uts46_remap(decoded, std3_rules=False, transitional=False) != decoded:
+                # The decoded label must already be mapped and normalised, and not be empty.
+                if not decoded or idna.uts46_remap(decoded, std3_rules=False, transitional=False) != decoded:
                     return None
-            except idna.IDNAError:
+            except (UnicodeError, ValueError, idna.IDNAError):
                 return None
-            unicode_labels.append(decoded)
-        else:
-            unicode_labels.append(label)
-    if not all(_label_ok(label) for label in unicode_labels):
-        return None
-    if not all(_rtl_label_ok(label) for label in unicode_labels if not label.isascii()):
-        return None
-    out: list[str] = []
-    for label in unicode_labels:
-        if label.isascii():
+            if not _label_ok(decoded):
+                return None
+            out.append(label)
+        elif label.isascii():
             out.append(label)
         else:
+            if not _label_ok(label):
+                return None
             out.append("xn--" + label.encode("punycode").decode("ascii"))
     return ".".join(out)
 
 
+_ZWNJ = "\u200c"
+_ZWJ = "\u200d"
+_VIRAMA = 9  # canonical combining class of viramas
+_LTR_ALLOWED = frozenset({"L", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+_RTL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+
+
 def _label_ok(label: str) -> bool:
-    if label == "" or label.isascii():
+    """Ada's label validity: no leading mark, its reading of ContextJ, its reading of the Bidi rule.
+
+    Where Ada departs from UTS #46 this follows Ada, since Node's verdict is what Backstage gives:
+    a joiner after a virama makes the whole label valid at once; a ZWNJ needs a left- or
+    dual-joining letter anywhere before it and a right- or dual-joining one anywhere after it;
+    the Bidi rule applies per label and only to labels holding R, AL or AN characters; a label
+    starting with anything but L is checked as right-to-left, and a left-to-right label's last
+    non-NSM character is not checked.
+    """
+    if not label:
         return True
-    if unicodedata.normalize("NFC", label) != label:
-        return False
     if unicodedata.category(label[0]).startswith("M"):
         return False
     for index, char in enumerate(label):
-        if char in "\u200c\u200d":
-            try:
-                if not idna.core.valid_contextj(label, index):
-                    return False
-            except (idna.IDNAError, ValueError):
+        if char in (_ZWNJ, _ZWJ):
+            if index > 0 and unicodedata.combining(label[index - 1]) == _VIRAMA:
+                return True
+            if char == _ZWJ or index == 0 or index == len(label) - 1:
                 return False
-    return True
-
-
-def _rtl_label_ok(label: str) -> bool:
-    """RFC 5893 rules 2-4 for labels that start right-to-left.
-
-    Node's URL parser (Ada) applies the Bidi rule only to such labels and lets left-to-right labels
-    through unchecked (Latin then Arabic parses, Arabic then Latin does not); this follows Node.
-    """
+            return any(_joining_type(c) in ("L", "D") for c in label[:index]) and any(
+                _joining_type(c) in ("R", "D") for c in label[index + 1 :]
+            )
     classes = [unicodedata.bidirectional(char) for char in label]
-    if classes[0] not in ("R", "AL"):
+    last = len(classes) - 1
+    while last >= 0 and classes[last] == "NSM":
+        last -= 1
+    if last < 0:
+        return False
+    if not any(cls in ("R", "AL", "AN") for cls in classes):
         return True
-    if any(cls not in _RTL_ALLOWED for cls in classes):
+    if classes[0] == "L":
+        return all(cls in _LTR_ALLOWED for cls in classes[:last])
+    if "EN" in classes[: last + 1] and "AN" in classes[: last + 1]:
         return False
-    significant = [cls for cls in classes if cls != "NSM"]
-    if not significant or significant[-1] not in ("R", "AL", "EN", "AN"):
-        return False
-    return not ("EN" in classes and "AN" in classes)
+    return all(cls in _RTL_ALLOWED for cls in classes[: last + 1]) and classes[last] in ("R", "AL", "AN", "EN")
 
 
-_RTL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+def _joining_type(char: str) -> str | None:
+    """Unicode's Joining_Type of a character (from `idna`'s tables), None when it has none."""
+    code_point = ord(char)
+    for joining_type in ("D", "L", "R"):
+        if intranges_contain(code_point, _JOINING_TYPES.get(joining_type, ())):
+            return joining_type
+    return None
+
+
+_JOINING_TYPES: dict[str, tuple[int, ...]] = dict(idna.idnadata.joining_types)
 
 
 def _ends_in_number(domain: str) -> bool:

@@ -152,10 +152,9 @@ def _with_sorted_spec_arrays(entity: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if not all(isinstance(value, str) for value in values):
             continue
-        if all(value.isascii() for value in values):
-            ordered = sorted(values)
-        else:
-            ordered = sorted(values, key=js_sort_key)
+        # Code point order equals UTF-16 order unless a string leaves the Basic Multilingual Plane.
+        ascii_only = all(value.isascii() for value in values)
+        ordered = sorted(values) if ascii_only else sorted(values, key=js_sort_key)
         if ordered != values:
             if new_spec is None:
                 new_spec = dict(spec)

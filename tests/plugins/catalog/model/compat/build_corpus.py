@@ -64,9 +64,7 @@ def edge_cases() -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=Path("/work/shared"))
     args = parser.parse_args()
     cases = fixture_cases(args.shared) + generated_cases(args.shared) + edge_cases()

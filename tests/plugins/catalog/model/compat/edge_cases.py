@@ -239,9 +239,7 @@ CASES: list[tuple[str, Callable[[], Entity]]] = [
     ),
     (
         "api-valid",
-        lambda: _kind(
-            "API", {"type": "grpc", "lifecycle": "x", "owner": "o", "system": "s", "definition": "syntax"}
-        ),
+        lambda: _kind("API", {"type": "grpc", "lifecycle": "x", "owner": "o", "system": "s", "definition": "syntax"}),
     ),
     ("api-mcp-server", lambda: _kind("API", {"type": "mcp-server", "lifecycle": "x", "owner": "o"})),
     # --- Resource
@@ -323,9 +321,7 @@ CASES: list[tuple[str, Callable[[], Entity]]] = [
     ),
     (
         "root-status-error-object",
-        lambda: root(
-            "status", {"items": [{"type": "t", "level": "error", "message": "m", "error": {"name": ""}}]}
-        ),
+        lambda: root("status", {"items": [{"type": "t", "level": "error", "message": "m", "error": {"name": ""}}]}),
     ),
     ("annotation-value-null", lambda: meta("annotations", {"a": None})),
     ("tag-null", lambda: meta("tags", [None])),
@@ -343,6 +339,20 @@ CASES: list[tuple[str, Callable[[], Entity]]] = [
     ("link-custom-scheme-bad-host", lambda: link(url="foo://ho st/")),
     ("name-unicode-fullwidth", lambda: meta("name", "\uff53\uff56\uff43")),
     ("owner-unicode-case", lambda: component(owner="Group:ÄRGER/Ωmega")),
+    # --- lengths and boundaries of the Kubernetes-style formats
+    ("label-prefix-253-chars", lambda: meta("labels", {".".join(["a" * 63] * 4)[:253] + "/k": "v"})),
+    ("label-prefix-254-chars", lambda: meta("labels", {".".join(["a" * 63] * 4)[:252] + "aa/k": "v"})),
+    ("label-prefix-label-64-chars", lambda: meta("labels", {"b" * 64 + ".com/k": "v"})),
+    ("label-prefix-trailing-dot", lambda: meta("labels", {"example.com./k": "v"})),
+    ("api-version-empty-suffix", lambda: root("apiVersion", "backstage.io/")),
+    ("api-version-suffix-64", lambda: root("apiVersion", "backstage.io/" + "v" * 64)),
+    ("kind-64-chars", lambda: root("kind", "K" * 64)),
+    ("kind-leading-digit", lambda: root("kind", "1Component")),
+    ("tag-colon-only", lambda: meta("tags", [":"])),
+    ("tag-plus-hash-dash", lambda: meta("tags", ["+-#"])),
+    ("name-single-char", lambda: meta("name", "x")),
+    ("name-only-dots", lambda: meta("name", "...")),
+    ("namespace-digits", lambda: meta("namespace", "123")),
     # --- several problems at once: the first in Backstage's order wins
     ("multi-name-and-tag", lambda: _set(meta("name", "bad name"), "metadata.tags", ["Bad"])),
     ("multi-tag-and-spec", lambda: _set(meta("tags", ["Bad"]), "spec.owner", _DELETE)),
