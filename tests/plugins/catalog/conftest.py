@@ -57,7 +57,7 @@ def catalog(make_portal: Callable[..., Portal], tmp_path: Path) -> Iterator[Call
         files: dict[str, str] | None = None,
         *,
         root_file: str = "all.yaml",
-        rules: list[Any] | None = None,
+        rules: list[Any] | None | str = "all",
         extra: dict[str, Any] | None = None,
         ingest: bool = True,
     ) -> CatalogHarness:
@@ -67,7 +67,9 @@ def catalog(make_portal: Callable[..., Portal], tmp_path: Path) -> Iterator[Call
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        catalog_config: dict[str, Any] = {"rules": rules if rules is not None else [{"allow": ALL_KINDS}]}
+        catalog_config: dict[str, Any] = {}
+        if rules is not None:  # None: no `catalog.rules` at all, so Backstage's default rules apply
+            catalog_config["rules"] = [{"allow": ALL_KINDS}] if rules == "all" else rules
         if files is not None:
             catalog_config["locations"] = [{"type": "file", "target": str(root / root_file)}]
         config = {"catalog": catalog_config}

@@ -195,14 +195,14 @@ class CatalogService:
         e, r, s = tables.entities, tables.relations, tables.search
         writer = CatalogWriter(self.database)
         with writer.lock(), self.database.engine.begin() as connection:
-            row = connection.execute(select(e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
+            row = connection.execute(select(e.c.pk, e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
             if row is None:
                 return
             peers = [x.source_ref for x in connection.execute(
-                select(r.c.source_ref).where(r.c.originating_entity_id == uid))]
-            connection.execute(delete(r).where(r.c.originating_entity_id == uid))
-            connection.execute(delete(s).where(s.c.entity_id == uid))
-            connection.execute(delete(e).where(e.c.id == uid))
+                select(r.c.source_ref).where(r.c.originating_pk == row.pk))]
+            connection.execute(delete(r).where(r.c.originating_pk == row.pk))
+            connection.execute(delete(s).where(s.c.entity_pk == row.pk))
+            connection.execute(delete(e).where(e.c.pk == row.pk))
             if row.origin_key:
                 st = tables.location_status
                 connection.execute(update(st).where(st.c.location_key == row.origin_key).values(inputs=None))

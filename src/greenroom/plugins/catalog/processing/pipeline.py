@@ -253,7 +253,7 @@ class TreeReader:
                     result.failed_refs[read.parent_key] = read.failure
                 continue
             for key, emitted in read.entities.items():
-                self._accept(key, emitted, result)
+                self._accept(key, emitted, result.entities, result)
             for parent_key, specs in read.children:
                 if parent_key not in result.entities:
                     continue
@@ -273,8 +273,10 @@ class TreeReader:
         result.duration_s = time.perf_counter() - started
         return result
 
-    def _accept(self, key: str, emitted: Emitted, result: TreeResult) -> None:
-        existing = result.entities.get(key)
+    @staticmethod
+    def _accept(key: str, emitted: Emitted, into: dict[str, Emitted], result: TreeResult) -> None:
+        """Last copy wins within one file; across files the first one read keeps the entity."""
+        existing = into.get(key)
         if existing is not None and existing.location_key != emitted.location_key:
             # Backstage keeps the first owner and drops the copy; we also say so.
             result.warnings.append(
@@ -287,7 +289,7 @@ class TreeReader:
                 )
             )
             return
-        result.entities[key] = emitted
+        into[key] = emitted
 
     def _run(self, read: _Read, origin: LocationSpec, root_dir: Path | None, result: TreeResult, seen: set[str]) -> None:
         if read.depth > MAX_LOCATION_DEPTH:
@@ -359,8 +361,6 @@ class TreeReader:
             return self.read_url(spec.target)
         except NotFoundError as exc:
             raise NotFoundError(f"Unable to read url, no matching files found for {spec.target}") from exc
-        except GreenroomError as exc:
-            raise type(exc)(f"Unable to read url, {exc.message}") from exc
 
     # -- one file ----------------------------------------------------------------------------
     def _read_file(
@@ -375,6 +375,8 @@ class TreeReader:
             return
         except GreenroomError as exc:
             read.failure = ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key)
+            if spec.type == "url" and not exc.message.startswith("Unable to read url"):
+                read.failure.message = f"Unable to read url, {exc.message}"
             return
         result.files_read += 1
         placeholders = may_have_placeholders(data)
@@ -403,7 +405,7 @@ class TreeReader:
             if emitted is None:
                 continue
             emitted.parent = read.parent_key
-            read.entities[emitted.key] = emitted
+            self._accept(emitted.key, emitted, read.entities, result)
             if emitted.entity["kind"] == "Location":
                 targets = self._location_targets(emitted, spec, read, root_dir)
                 if read.failure is not None:

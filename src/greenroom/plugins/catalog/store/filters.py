@@ -9,7 +9,7 @@ set ORs its values. It converts to the predicate form Backstage puts in cursors:
     {"spec.owner": {"$exists": true}}          bare key
     {"$all": [...]}, {"$any": [...]}, {"$not": ...}
 
-Every condition becomes `entity id IN (SELECT entity_id FROM catalog_search WHERE key = ...
+Every condition becomes `entity pk IN (SELECT entity_pk FROM catalog_search WHERE key = ...
 AND value ...)`, an indexed lookup, and matching is case-insensitive for keys and values.
 The same compiler serves permission conditions, so a conditional decision is a WHERE clause.
 """
@@ -79,14 +79,14 @@ def _ids(key: str, condition: ColumnElement[bool] | None = None) -> Any:
     where = s.c.key == key.lower()
     if condition is not None:
         where = and_(where, condition)
-    return select(s.c.entity_id).where(where)
+    return select(s.c.entity_pk).where(where)
 
 
 def _field_condition(field: str, value: Any) -> ColumnElement[bool]:
     s = tables.search
-    entity_id = tables.entities.c.id
+    entity_pk = tables.entities.c.pk
     if _is_primitive(value):
-        return entity_id.in_(_ids(field, s.c.value == _text(value)))
+        return entity_pk.in_(_ids(field, s.c.value == _text(value)))
     if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in _OPERATORS:
         raise InputError(
             f'Invalid filter predicate value for field "{field}": expected a primitive value, '
@@ -96,22 +96,22 @@ def _field_condition(field: str, value: Any) -> ColumnElement[bool]:
     if op == "$exists":
         if not isinstance(arg, bool):
             raise InputError(f'Invalid filter predicate value for field "{field}": $exists must be a boolean')
-        condition = entity_id.in_(_ids(field))
+        condition = entity_pk.in_(_ids(field))
         return condition if arg else not_(condition)
     if op == "$in":
         if not isinstance(arg, list) or not all(_is_primitive(v) for v in arg):
             raise InputError(f'Invalid filter predicate value for field "{field}": $in must be a list of primitives')
         if not arg:
             return false()
-        return entity_id.in_(_ids(field, s.c.value.in_([_text(v) for v in arg])))
+        return entity_pk.in_(_ids(field, s.c.value.in_([_text(v) for v in arg])))
     if op == "$hasPrefix":
         if not isinstance(arg, str):
             raise InputError(f'Invalid filter predicate value for field "{field}": $hasPrefix must be a string')
         escaped = arg.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return entity_id.in_(_ids(field, s.c.value.like(f"{escaped}%", escape="\\")))
+        return entity_pk.in_(_ids(field, s.c.value.like(f"{escaped}%", escape="\\")))
     # $contains
     if _is_primitive(arg):
-        return entity_id.in_(_ids(field, s.c.value == _text(arg)))
+        return entity_pk.in_(_ids(field, s.c.value == _text(arg)))
     if field.lower() != "relations" or not isinstance(arg, Mapping):
         raise InputError(f'Object form of $contains is not supported for field "{field}"')
     unknown = set(arg) - {"type", "targetRef"}
@@ -126,10 +126,10 @@ def _field_condition(field: str, value: Any) -> ColumnElement[bool]:
     key = f"relations.{rel_type}"
     target = arg.get("targetRef")
     if target is None:
-        return entity_id.in_(_ids(key))
+        return entity_pk.in_(_ids(key))
     if isinstance(target, Mapping) and isinstance(target.get("$in"), list):
-        return entity_id.in_(_ids(key, s.c.value.in_([_text(v) for v in target["$in"]])))
-    return entity_id.in_(_ids(key, s.c.value == _text(target)))
+        return entity_pk.in_(_ids(key, s.c.value.in_([_text(v) for v in target["$in"]])))
+    return entity_pk.in_(_ids(key, s.c.value == _text(target)))
 
 
 def _json(value: Any) -> str:
@@ -139,7 +139,7 @@ def _json(value: Any) -> str:
 
 
 def compile_predicate(predicate: Predicate) -> ColumnElement[bool]:
-    """A predicate as a condition on `catalog_entities.id`."""
+    """A predicate as a condition on `catalog_entities.pk`."""
     if _is_primitive(predicate) or predicate is None:
         raise InputError("Invalid filter predicate: top-level primitive values are not supported")
     if isinstance(predicate, list):

@@ -193,7 +193,7 @@ class CatalogQueries:
             first = order[0]
             stmt = (
                 select(e.c.final)
-                .select_from(e.join(s, and_(s.c.entity_id == e.c.id, s.c.key == first.field.lower())))
+                .select_from(e.join(s, and_(s.c.entity_pk == e.c.pk, s.c.key == first.field.lower())))
                 .where(where, s.c.value.is_not(None))
             )
             direction = (lambda c: c.desc()) if first.order == "desc" else (lambda c: c.asc())
@@ -218,7 +218,7 @@ class CatalogQueries:
         ordering: list[Any] = []
         for i, item in enumerate(order):
             alias = s.alias(f"o{i}")
-            source = source.outerjoin(alias, and_(alias.c.entity_id == e.c.id, alias.c.key == item.field.lower()))
+            source = source.outerjoin(alias, and_(alias.c.entity_pk == e.c.pk, alias.c.key == item.field.lower()))
             value = self._c(alias.c.value)
             ordering.append(alias.c.value.is_(None))
             ordering.append(value.desc() if item.order == "desc" else value.asc())
@@ -254,12 +254,10 @@ class CatalogQueries:
         if term:
             keys = [f.lower() for f in (text_fields or [sort.field if sort else "metadata.uid"])]
             conditions.append(
-                e.c.id.in_(
-                    select(s.c.entity_id).where(s.c.key.in_(keys), s.c.value.like(f"%{term.lower()}%"))
-                )
+                e.c.pk.in_(select(s.c.entity_pk).where(s.c.key.in_(keys), s.c.value.like(f"%{term.lower()}%")))
             )
         if sort is not None:
-            source: Any = e.join(s, and_(s.c.entity_id == e.c.id, s.c.key == sort.field.lower()))
+            source: Any = e.join(s, and_(s.c.entity_pk == e.c.pk, s.c.key == sort.field.lower()))
             conditions.append(s.c.value.is_not(None))
             value_col: Any = s.c.value
         else:
@@ -346,16 +344,15 @@ class CatalogQueries:
     ) -> dict[str, list[dict[str, Any]]]:
         e, s = tables.entities, tables.search
         where = self._where(predicate, restrict)
-        filtered = select(e.c.id).where(where) if predicate is not None or restrict is not None else None
+        filtered = select(e.c.pk).where(where) if predicate is not None or restrict is not None else None
+        value = func.coalesce(s.c.original_value, s.c.value)
         out: dict[str, list[dict[str, Any]]] = {}
         with self.database.engine.connect() as connection:
             for facet in facets:
-                stmt = select(s.c.original_value, func.count()).where(
-                    s.c.key == facet.lower(), s.c.original_value.is_not(None)
-                )
+                stmt = select(value, func.count()).where(s.c.key == facet.lower(), s.c.value.is_not(None))
                 if filtered is not None:
-                    stmt = stmt.where(s.c.entity_id.in_(filtered))
-                rows = connection.execute(stmt.group_by(s.c.original_value)).all()
+                    stmt = stmt.where(s.c.entity_pk.in_(filtered))
+                rows = connection.execute(stmt.group_by(value)).all()
                 out[facet] = [{"value": v, "count": int(c)} for v, c in sorted(rows, key=lambda r: r[0])]
         return out
 

@@ -7,7 +7,8 @@ path, case-insensitively), so `metadata.tags.java` can be filtered on. `attachme
 and uid are appended explicitly and each relation adds `relations.<type> = <targetRef>`.
 Keys are lowercased; keys over 200 characters are dropped; a value over 200 characters (or a
 null) is stored as null, so the key still exists for `filter=key` and facets skip it. Rows
-are de-duplicated on (key, value), keeping the first original value.
+are de-duplicated on (key, value), keeping the first original value, which is stored only
+when it differs from the lowercased value (facets read `COALESCE(original_value, value)`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SKIPPED_PATHS = frozenset(
     {"attachments", "relations", "status", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.etag"}
 )
 
-SearchRow = tuple[str, str, str | None, str | None]  # entity_id, key, value, original_value
+SearchRow = tuple[int, str, str | None, str | None]  # entity_pk, key, value, original_value (when it differs)
 
 
 def _visit(path: str, value: Any, out: list[tuple[str, Any]]) -> None:
@@ -70,13 +71,14 @@ def check_key_casing(entity: Mapping[str, Any]) -> None:
             raise InputError(f"Entity has duplicate keys that vary only in casing, '{first}'")
 
 
-def search_rows(entity_id: str, entity: Mapping[str, Any]) -> list[SearchRow]:
+def search_rows(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
     rows: list[SearchRow] = []
     seen: set[tuple[str, str | None]] = set()
     for raw_key, raw_value in flatten(entity):
         key = raw_key.lower()
         if len(key) > MAX_KEY_LENGTH:
             continue
+        original: str | None
         if raw_value is None:
             value = original = None
         else:
@@ -88,5 +90,5 @@ def search_rows(entity_id: str, entity: Mapping[str, Any]) -> list[SearchRow]:
         if marker in seen:
             continue
         seen.add(marker)
-        rows.append((entity_id, key, value, original))
+        rows.append((entity_pk, key, value, None if original == value else original))
     return rows

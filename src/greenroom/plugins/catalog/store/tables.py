@@ -10,6 +10,7 @@ ingestion of each location tree found, including errors for trees that produced 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -24,10 +25,15 @@ from sqlalchemy import (
 
 from greenroom.db.base import metadata
 
+# Search and relation rows point at entities by an integer key: a fraction of the size of
+# the uid in every row and index entry, which is most of what ingestion writes.
+ENTITY_PK = BigInteger().with_variant(Integer(), "sqlite")
+
 entities = Table(
     "catalog_entities",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("pk", ENTITY_PK, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
     Column("ref", String(600), nullable=False, unique=True),
     Column("kind", String(100), nullable=False),
     Column("namespace", String(100), nullable=False),
@@ -39,7 +45,6 @@ entities = Table(
     Column("etag", String(64), nullable=False),
     Column("orphan", Boolean, nullable=False, default=False),
     Column("errors", Text, nullable=True),
-    Column("processed", LargeBinary, nullable=False),
     Column("final", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -49,25 +54,26 @@ Index("ix_catalog_entities_origin_key", entities.c.origin_key)
 search = Table(
     "catalog_search",
     metadata,
-    Column("entity_id", String(36), nullable=False),
+    Column("entity_pk", ENTITY_PK, nullable=False),
     Column("key", String(200), nullable=False),
     Column("value", String(200), nullable=True),
+    # Only when it differs from `value` (i.e. has upper case): most values are already lower case.
     Column("original_value", String(200), nullable=True),
 )
-Index("ix_catalog_search_key_value", search.c.key, search.c.value, search.c.entity_id)
-Index("ix_catalog_search_entity_id", search.c.entity_id)
+Index("ix_catalog_search_key_value", search.c.key, search.c.value, search.c.entity_pk)
+Index("ix_catalog_search_entity_pk", search.c.entity_pk)
 
 relations = Table(
     "catalog_relations",
     metadata,
-    Column("originating_entity_id", String(36), nullable=False),
+    Column("originating_pk", ENTITY_PK, nullable=False),
     Column("source_ref", String(600), nullable=False),
     Column("type", String(100), nullable=False),
     Column("target_ref", String(600), nullable=False),
 )
 Index("ix_catalog_relations_source_ref", relations.c.source_ref)
 Index("ix_catalog_relations_target_ref", relations.c.target_ref)
-Index("ix_catalog_relations_origin", relations.c.originating_entity_id)
+Index("ix_catalog_relations_origin", relations.c.originating_pk)
 
 locations = Table(
     "catalog_locations",

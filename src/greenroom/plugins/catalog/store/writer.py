@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 
 from greenroom.db.engine import Database
-from greenroom.plugins.catalog.processing.pipeline import ProcessingError, TreeResult
+from greenroom.plugins.catalog.processing.pipeline import Emitted, ProcessingError, TreeResult
 from greenroom.plugins.catalog.store import tables
 from greenroom.plugins.catalog.store.search import search_rows
 
@@ -74,6 +74,46 @@ def _status_item(error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Plan:
+    """What one apply will write, by entity ref key."""
+
+    origin_key: str | None
+    now: datetime
+    inserts: dict[str, Emitted] = field(default_factory=dict)
+    changes: dict[str, tuple[int, str, Emitted]] = field(default_factory=dict)  # pk, uid, new version
+    status: dict[str, tuple[bool, str | None]] = field(default_factory=dict)  # orphan, errors json
+    new_ids: dict[str, tuple[int, str]] = field(default_factory=dict)  # pk, uid
+
+
+def _etag_of(entity: dict[str, Any]) -> str:
+    return hashlib.sha1(  # noqa: S324 - Backstage's etag algorithm, not a security hash
+        orjson.dumps(entity, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
+def unstitch(final: dict[str, Any], *, orphan: bool) -> dict[str, Any]:
+    """The processed entity a stored final entity was stitched from.
+
+    The catalog keeps only the final JSON; what stitching adds (relations, status, uid, the
+    orphan annotation, a computed etag) is removed again. An etag that is not the hash of
+    the content was the source's own, and stays.
+    """
+    entity = {k: v for k, v in final.items() if k not in ("relations", "status")}
+    metadata = dict(entity["metadata"])
+    etag = metadata.pop("etag", None)
+    probe = {**final, "metadata": {k: v for k, v in final["metadata"].items() if k != "etag"}}
+    metadata.pop("uid", None)
+    if orphan and isinstance(metadata.get("annotations"), dict):
+        annotations = dict(metadata["annotations"])
+        annotations.pop(ORPHAN_ANNOTATION, None)
+        metadata["annotations"] = annotations
+    if etag is not None and etag != _etag_of(probe):
+        metadata["etag"] = etag
+    entity["metadata"] = metadata
+    return entity
+
+
 def stitch(
     processed: dict[str, Any],
     *,
@@ -81,7 +121,7 @@ def stitch(
     relations: Iterable[tuple[str, str]],
     errors: Sequence[dict[str, Any]] | None,
     orphan: bool,
-) -> tuple[bytes, str]:
+) -> tuple[dict[str, Any], bytes, str]:
     """The final entity served by the API, and its etag.
 
     As Backstage: relations are distinct and sorted by (type, target); the orphan annotation
@@ -106,11 +146,9 @@ def stitch(
     entity["relations"] = [{"type": t, "targetRef": target} for t, target in sorted(set(relations))]
     if errors:
         entity["status"] = {"items": [_status_item(e) for e in errors]}
-    etag = supplied_etag or hashlib.sha1(  # noqa: S324 - Backstage's etag algorithm, not a security hash
-        orjson.dumps(entity, option=orjson.OPT_SORT_KEYS)
-    ).hexdigest()
+    etag = supplied_etag or _etag_of(entity)
     metadata["etag"] = etag
-    return orjson.dumps(entity), etag
+    return entity, orjson.dumps(entity), etag
 
 
 class BulkWriter:
@@ -166,22 +204,32 @@ class CatalogWriter:
         if not refs:
             return 0
         with self.lock(), self.database.engine.begin() as connection:
-            return self._stitch(
-                connection, BulkWriter(connection), refs, incoming={}, new_keys=set(), changed=set(), ids={},
-                status_changes={}, origin_key=None, now=datetime.now(UTC),
+            plan = _Plan(origin_key=None, now=datetime.now(UTC))
+            return self._stitch(connection, BulkWriter(connection), refs, plan)
+
+    def _new_pks(self, connection: Connection, count: int) -> list[int]:
+        if count == 0:
+            return []
+        e = tables.entities
+        if connection.dialect.name == "postgresql":
+            rows = connection.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('catalog_entities', 'pk')) FROM generate_series(1, %(n)s)",
+                {"n": count},
             )
+            return [int(r[0]) for r in rows]
+        start = int(connection.execute(select(func.coalesce(func.max(e.c.pk), 0))).scalar() or 0)
+        return list(range(start + 1, start + 1 + count))
 
     def _apply(self, connection: Connection, result: TreeResult, inputs: list[tuple[str, str]]) -> ApplyStats:
-        now = datetime.now(UTC)
+        plan = _Plan(origin_key=result.origin.key, now=datetime.now(UTC))
         stats = ApplyStats()
         writer = BulkWriter(connection)
-        origin_key = result.origin.key
-        e = tables.entities
+        e, r = tables.entities, tables.relations
         existing = {
             row.ref: row
             for row in connection.execute(
-                select(e.c.id, e.c.ref, e.c.hash, e.c.location_key, e.c.orphan, e.c.errors).where(
-                    e.c.origin_key == origin_key
+                select(e.c.pk, e.c.id, e.c.ref, e.c.hash, e.c.location_key, e.c.orphan, e.c.errors).where(
+                    e.c.origin_key == plan.origin_key
                 )
             )
         }
@@ -198,9 +246,7 @@ class CatalogWriter:
                 warnings.append(
                     ProcessingError(
                         emitted.location_key,
-                        f"Detected conflicting entityRef {emitted.entity['kind'].lower()}:"
-                        f"{emitted.entity['metadata'].get('namespace', 'default')}/"
-                        f"{emitted.entity['metadata']['name']} already referenced by {row.origin_key} "
+                        f"Detected conflicting entityRef {row.ref} already referenced by {row.origin_key} "
                         f"and now also {emitted.location_key}",
                         "ConflictError",
                         entity_ref=row.ref,
@@ -208,18 +254,15 @@ class CatalogWriter:
                 )
 
         failed_refs = {k: v.to_json() for k, v in result.failed_refs.items()}
-        inserts: list[str] = []
-        changes: list[str] = []
-        status_changes: dict[str, tuple[bool, str | None]] = {}  # ref -> (orphan, errors json)
         removals: list[str] = []
         for key, emitted in incoming.items():
             row = existing.get(key)
             if row is None:
-                inserts.append(key)
+                plan.inserts[key] = emitted
             elif row.hash != emitted.hash:
-                changes.append(key)
+                plan.changes[key] = (row.pk, row.id, emitted)
             elif row.orphan or row.errors:
-                status_changes[key] = (False, None)
+                plan.status[key] = (False, None)
             else:
                 stats.unchanged += 1
         for key, row in existing.items():
@@ -228,75 +271,52 @@ class CatalogWriter:
             if key in failed_refs:
                 err = orjson.dumps([failed_refs[key]]).decode()
                 if row.errors != err:
-                    status_changes[key] = (bool(row.orphan), err)
+                    plan.status[key] = (bool(row.orphan), err)
                 continue
             if result.partial:
                 continue  # part of the tree failed to read: keep everything it held before
             if self.orphan_strategy == "delete":
                 removals.append(key)
             elif not row.orphan:
-                status_changes[key] = (True, row.errors)
+                plan.status[key] = (True, row.errors)
                 stats.orphaned += 1
 
+        for key, pk in zip(plan.inserts, self._new_pks(connection, len(plan.inserts)), strict=True):
+            plan.new_ids[key] = (pk, str(uuid.uuid4()))
+
         affected: set[str] = set()
-        r = tables.relations
-        changed_ids = [existing[k].id for k in changes] + [existing[k].id for k in removals]
-        for part in chunks(changed_ids):
-            for rel in connection.execute(select(r.c.source_ref).where(r.c.originating_entity_id.in_(part))):
-                affected.add(rel.source_ref)
-        writer.delete_in(r, "originating_entity_id", changed_ids)
-        ids = {k: existing[k].id for k in changes}
-        ids.update({k: str(uuid.uuid4()) for k in inserts})
-        relation_rows: list[tuple[str, str, str, str]] = []
-        for key in (*inserts, *changes):
-            entity_id = ids[key]
-            for source, rel_type, target in incoming[key].relations:
-                source_key = source.lower()
-                relation_rows.append((entity_id, source_key, rel_type, target))
-                affected.add(source_key)
-        writer.insert(r, ("originating_entity_id", "source_ref", "type", "target_ref"), relation_rows)
+        replaced = [pk for pk, _, _ in plan.changes.values()] + [existing[k].pk for k in removals]
+        for part in chunks(replaced):
+            affected.update(
+                row.source_ref for row in connection.execute(select(r.c.source_ref).where(r.c.originating_pk.in_(part)))
+            )
+        writer.delete_in(r, "originating_pk", replaced)
+        relation_rows: list[tuple[int, str, str, str]] = []
+        for key, emitted in plan.inserts.items():
+            pk = plan.new_ids[key][0]
+            relation_rows.extend((pk, source, rel_type, target) for source, rel_type, target in emitted.relations)
+        for pk, _, emitted in plan.changes.values():
+            relation_rows.extend((pk, source, rel_type, target) for source, rel_type, target in emitted.relations)
+        affected.update(row[1] for row in relation_rows)
+        writer.insert(r, ("originating_pk", "source_ref", "type", "target_ref"), relation_rows)
 
         if removals:
-            removed_ids = [existing[k].id for k in removals]
-            writer.delete_in(tables.search, "entity_id", removed_ids)
-            writer.delete_in(e, "id", removed_ids)
+            removed = [existing[k].pk for k in removals]
+            writer.delete_in(tables.search, "entity_pk", removed)
+            writer.delete_in(e, "pk", removed)
             stats.deleted = len(removals)
 
-        affected.update(inserts, changes, status_changes)
+        affected.update(plan.inserts, plan.changes, plan.status)
         affected.difference_update(removals)
-        stats.stitched = self._stitch(
-            connection,
-            writer,
-            affected,
-            incoming=incoming,
-            new_keys=set(inserts),
-            changed=set(changes),
-            ids=ids,
-            status_changes=status_changes,
-            origin_key=origin_key,
-            now=now,
-        )
-        stats.inserted = len(inserts)
-        stats.updated = len(changes)
-        self._record_status(connection, result, errors, warnings, inputs, now)
+        stats.stitched = self._stitch(connection, writer, affected, plan)
+        stats.inserted = len(plan.inserts)
+        stats.updated = len(plan.changes)
+        self._record_status(connection, result, errors, warnings, inputs, plan.now)
         stats.errors = [err.to_json() for err in errors]
         stats.warnings = [w.to_json() for w in warnings]
         return stats
 
-    def _stitch(
-        self,
-        connection: Connection,
-        writer: BulkWriter,
-        affected: set[str],
-        *,
-        incoming: dict[str, Any],
-        new_keys: set[str],
-        changed: set[str],
-        ids: dict[str, str],
-        status_changes: dict[str, tuple[bool, str | None]],
-        origin_key: str | None,
-        now: datetime,
-    ) -> int:
+    def _stitch(self, connection: Connection, writer: BulkWriter, affected: set[str], plan: _Plan) -> int:
         e, r = tables.entities, tables.relations
         refs = sorted(affected)
         relations: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -307,90 +327,83 @@ class CatalogWriter:
                 relations[row.source_ref].append((row.type, row.target_ref))
 
         stored: dict[str, Any] = {}
-        load = [k for k in refs if k not in new_keys and k not in changed]
+        load = [k for k in refs if k not in plan.inserts and k not in plan.changes]
         for part in chunks(load):
             for row in connection.execute(
-                select(e.c.id, e.c.ref, e.c.processed, e.c.orphan, e.c.errors, e.c.etag).where(e.c.ref.in_(part))
+                select(e.c.pk, e.c.id, e.c.ref, e.c.final, e.c.orphan, e.c.errors, e.c.etag).where(e.c.ref.in_(part))
             ):
                 stored[row.ref] = row
-        for key in changed:
-            row = connection.execute(select(e.c.orphan, e.c.errors).where(e.c.id == ids[key])).one()
-            stored[key] = row
-
         new_rows: list[tuple[Any, ...]] = []
-        search_ids: list[str] = []
-        search_batch: list[tuple[str, str, str | None, str | None]] = []
+        updates: list[dict[str, Any]] = []
+        search_batch: list[tuple[int, str, str | None, str | None]] = []
         stitched = 0
         for key in refs:
-            if key in new_keys or key in changed:
-                emitted = incoming[key]
-                processed, body, digest = emitted.entity, emitted.body, emitted.hash
-                entity_id = ids[key]
-                orphan, errors_json = False, None
+            if key in plan.inserts:
+                emitted = plan.inserts[key]
+                pk, uid = plan.new_ids[key]
+                processed, orphan, errors_json = emitted.entity, False, None
+            elif key in plan.changes:
+                pk, uid, emitted = plan.changes[key]
+                processed, orphan, errors_json = emitted.entity, False, None
             elif key in stored:
                 row = stored[key]
-                processed = orjson.loads(row.processed)
-                body, digest, entity_id = None, None, row.id
+                pk, uid = row.pk, row.id
                 orphan, errors_json = bool(row.orphan), row.errors
-                if key in status_changes:
-                    orphan, errors_json = status_changes[key]
+                processed = unstitch(orjson.loads(row.final), orphan=orphan)
+                if key in plan.status:
+                    orphan, errors_json = plan.status[key]
             else:
                 continue  # a relation points at an entity that does not exist (yet)
             error_list = orjson.loads(errors_json) if errors_json else None
-            final, etag = stitch(
-                processed, uid=entity_id, relations=relations.get(key, ()), errors=error_list, orphan=orphan
+            final_entity, final, etag = stitch(
+                processed, uid=uid, relations=relations.get(key, ()), errors=error_list, orphan=orphan
             )
-            if key in new_keys:
+            if key in plan.inserts:
                 meta = processed["metadata"]
                 new_rows.append(
-                    (
-                        entity_id,
-                        key,
-                        processed["kind"],
-                        meta.get("namespace", "default"),
-                        meta["name"],
-                        incoming[key].location_key,
-                        origin_key,
-                        incoming[key].parent,
-                        digest,
-                        etag,
-                        False,
-                        None,
-                        body,
-                        final,
-                        now,
-                        now,
-                    )
+                    (pk, uid, key, processed["kind"], meta.get("namespace", "default"), meta["name"],
+                     emitted.location_key, plan.origin_key, emitted.parent, emitted.hash, etag, False, None,
+                     final, plan.now, plan.now)
                 )
             else:
-                if key not in changed and key not in status_changes and stored[key].etag == etag:
+                if key in stored and key not in plan.status and stored[key].etag == etag:
                     continue  # nothing visible changed
-                values: dict[str, Any] = {"final": final, "etag": etag, "updated_at": now}
-                if key in changed:
-                    values.update(
-                        processed=body,
-                        hash=digest,
-                        location_key=incoming[key].location_key,
-                        parent_ref=incoming[key].parent,
-                        orphan=False,
-                        errors=None,
-                    )
-                elif key in status_changes:
-                    values.update(orphan=orphan, errors=errors_json)
-                connection.execute(update(e).where(e.c.id == entity_id).values(**values))
-                search_ids.append(entity_id)
+                values: dict[str, Any] = {"b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now}
+                if key in plan.changes:
+                    values.update(hash=emitted.hash, location_key=emitted.location_key, parent_ref=emitted.parent,
+                                  orphan=False, errors=None)
+                else:
+                    values.update(hash=None, location_key=None, parent_ref=None, orphan=orphan, errors=errors_json)
+                updates.append(values)
             stitched += 1
-            search_batch.extend(search_rows(entity_id, orjson.loads(final)))
+            search_batch.extend(search_rows(pk, final_entity))
         writer.insert(
             e,
-            (
-                "id", "ref", "kind", "namespace", "name", "location_key", "origin_key", "parent_ref", "hash", "etag",
-                "orphan", "errors", "processed", "final", "created_at", "updated_at",
-            ),
+            ("pk", "id", "ref", "kind", "namespace", "name", "location_key", "origin_key", "parent_ref", "hash",
+             "etag", "orphan", "errors", "final", "created_at", "updated_at"),
             new_rows,
         )
-        writer.delete_in(tables.search, "entity_id", search_ids)
-        writer.insert(tables.search, ("entity_id", "key", "value", "original_value"), search_batch)
+        content = [u for u in updates if u["hash"] is not None]
+        status_only = [u for u in updates if u["hash"] is None]
+        if content:
+            connection.execute(
+                update(e).where(e.c.pk == bindparam("b_pk")).values(
+                    final=bindparam("final"), etag=bindparam("etag"), updated_at=bindparam("updated_at"),
+                    hash=bindparam("hash"), location_key=bindparam("location_key"),
+                    parent_ref=bindparam("parent_ref"), orphan=bindparam("orphan"), errors=bindparam("errors"),
+                ),
+                content,
+            )
+        if status_only:
+            connection.execute(
+                update(e).where(e.c.pk == bindparam("b_pk")).values(
+                    final=bindparam("final"), etag=bindparam("etag"), updated_at=bindparam("updated_at"),
+                    orphan=bindparam("orphan"), errors=bindparam("errors"),
+                ),
+                [{k: v for k, v in u.items() if k not in ("hash", "location_key", "parent_ref")} for u in status_only],
+            )
+        writer.delete_in(tables.search, "entity_pk", [u["b_pk"] for u in updates])
+        writer.insert(tables.search, ("entity_pk", "key", "value", "original_value"), search_batch)
         return stitched
 
     def _record_status(

@@ -16,10 +16,14 @@ branch_labels = ("catalog",)
 depends_on = None
 
 
+ENTITY_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
     op.create_table(
         "catalog_entities",
-        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("pk", ENTITY_PK, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(36), nullable=False),
         sa.Column("ref", sa.String(600), nullable=False),
         sa.Column("kind", sa.String(100), nullable=False),
         sa.Column("namespace", sa.String(100), nullable=False),
@@ -31,32 +35,32 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(64), nullable=False),
         sa.Column("orphan", sa.Boolean, nullable=False),
         sa.Column("errors", sa.Text, nullable=True),
-        sa.Column("processed", sa.LargeBinary, nullable=False),
         sa.Column("final", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("ref", name="uq_catalog_entities_ref"),
+        sa.UniqueConstraint("id", name="uq_catalog_entities_id"),
     )
     op.create_index("ix_catalog_entities_origin_key", "catalog_entities", ["origin_key"])
     op.create_table(
         "catalog_search",
-        sa.Column("entity_id", sa.String(36), nullable=False),
+        sa.Column("entity_pk", ENTITY_PK, nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("value", sa.String(200), nullable=True),
         sa.Column("original_value", sa.String(200), nullable=True),
     )
-    op.create_index("ix_catalog_search_key_value", "catalog_search", ["key", "value", "entity_id"])
-    op.create_index("ix_catalog_search_entity_id", "catalog_search", ["entity_id"])
+    op.create_index("ix_catalog_search_key_value", "catalog_search", ["key", "value", "entity_pk"])
+    op.create_index("ix_catalog_search_entity_pk", "catalog_search", ["entity_pk"])
     op.create_table(
         "catalog_relations",
-        sa.Column("originating_entity_id", sa.String(36), nullable=False),
+        sa.Column("originating_pk", ENTITY_PK, nullable=False),
         sa.Column("source_ref", sa.String(600), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("target_ref", sa.String(600), nullable=False),
     )
     op.create_index("ix_catalog_relations_source_ref", "catalog_relations", ["source_ref"])
     op.create_index("ix_catalog_relations_target_ref", "catalog_relations", ["target_ref"])
-    op.create_index("ix_catalog_relations_origin", "catalog_relations", ["originating_entity_id"])
+    op.create_index("ix_catalog_relations_origin", "catalog_relations", ["originating_pk"])
     op.create_table(
         "catalog_locations",
         sa.Column("id", sa.String(36), primary_key=True),
