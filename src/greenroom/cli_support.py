@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from functools import cache
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from greenroom.config import Config, load_app_config
 from greenroom.errors import GreenroomError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 ConfigOption = Annotated[
     list[Path] | None,
     typer.Option("--config", "-c", help="Config file; repeat to merge, later files win.", exists=True, dir_okay=False),
 ]
-err = Console(stderr=True)
-out = Console()
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+class _LazyConsole:
+    """rich is imported on first output, so `greenroom serve` starts without it."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(_console(self._stderr), name)
+
+
+err = _LazyConsole(stderr=True)
+out = _LazyConsole(stderr=False)
 
 
 def load(config: list[Path] | None, *, resolve_secrets: bool = True) -> Config:

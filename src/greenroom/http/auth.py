@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from starlette.requests import Request
 
 from greenroom.errors import AuthenticationError, ConfigError
@@ -135,7 +134,9 @@ class Authenticator:
                 match = entry.principal
         if match is not None:
             return match
-        if token.count(".") == 2:
+        if token.count(".") == 2 and self._legacy:
+            import jwt  # only deployments with legacy keys pay for importing it
+
             for legacy in self._legacy:
                 try:
                     claims = jwt.decode(

@@ -6,7 +6,7 @@ Import plugin-facing names from here only; the rest of the kernel is the core's 
 from greenroom.kernel.context import PluginContext, ScopedConfig
 from greenroom.kernel.core_services import PERMISSIONS, URL_READER
 from greenroom.kernel.manifest import Plugin, PluginManifest, define_plugin
-from greenroom.kernel.routing import Authorization, AuthzDep, PluginRouter
+from greenroom.kernel.routing import Authorization, AuthzDep, PluginRouter, authorization
 from greenroom.kernel.services import ServiceRef, UndeclaredAccessError
 from greenroom.permissions.model import Decision, Permission, Result
 from greenroom.permissions.principal import Principal
@@ -27,5 +27,6 @@ __all__ = [
     "ScopedConfig",
     "ServiceRef",
     "UndeclaredAccessError",
+    "authorization",
     "define_plugin",
 ]

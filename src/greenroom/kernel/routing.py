@@ -9,6 +9,9 @@ walks to prove that every mounted route is covered.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -74,11 +77,16 @@ class Guard:
         return authz
 
 
-def current_authorization(request: Request) -> Authorization:
+def authorization(request: Request) -> Authorization:
+    """What the guard established for this request (call it from a guarded route)."""
     authz = getattr(request.state, "authz", None)
     if not isinstance(authz, Authorization):  # a public route asked for it: a programming error
         raise NotAllowedError("route is not guarded by a permission")
     return authz
+
+
+async def current_authorization(request: Request) -> Authorization:
+    return authorization(request)
 
 
 AuthzDep = Annotated[Authorization, Depends(current_authorization)]
@@ -93,6 +101,7 @@ class PluginRouter:
         permissions: Mapping[str, Permission],
         routes: RouteTable,
         guard: Guard,
+        is_open: Callable[[], bool] | None = None,
     ) -> None:
         self.mount = mount
         self.plugin_id = plugin_id
@@ -100,14 +109,33 @@ class PluginRouter:
         self._permissions = permissions
         self._routes = routes
         self._guard = guard
+        self._is_open = is_open
 
-    def _dependency(self, permission: Permission) -> Any:
+    def _guarded(self, endpoint: Callable[..., Any], permission: Permission, where: str) -> Callable[..., Any]:
+        """The endpoint wrapped so the guard runs before it, every time.
+
+        A wrapper rather than a FastAPI dependency: it costs one function call instead of a
+        pass through dependency resolution on every request. FastAPI still sees the
+        endpoint's own signature (through `__wrapped__`), so it must take `request`.
+        """
+        if "request" not in inspect.signature(endpoint).parameters:
+            raise UndeclaredAccessError(f"{self.plugin_id}: guarded route {where} must take a `request` parameter")
         guard, plugin_id = self._guard, self.plugin_id
+        if inspect.iscoroutinefunction(endpoint):
 
-        def guarded(request: Request) -> None:
-            guard.check(request, permission, plugin_id)
+            @functools.wraps(endpoint)
+            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                guard.check(kwargs["request"], permission, plugin_id)
+                return await endpoint(*args, **kwargs)
 
-        return Depends(guarded)
+            return guarded_async
+
+        @functools.wraps(endpoint)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            guard.check(kwargs["request"], permission, plugin_id)
+            return endpoint(*args, **kwargs)
+
+        return guarded
 
     def route(
         self,
@@ -118,6 +146,11 @@ class PluginRouter:
         public: bool = False,
         **kwargs: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if self._is_open is not None and not self._is_open():
+            # FastAPI would serve a route added to an included router at any time.
+            raise UndeclaredAccessError(
+                f"{self.plugin_id}: route {method} {self.mount}{path} declared after the plugin's setup returned"
+            )
         if (permission is None) == (not public):
             raise UndeclaredAccessError(
                 f"{self.plugin_id}: route {method} {self.mount}{path} must declare exactly one of "
@@ -128,9 +161,7 @@ class PluginRouter:
                 f"{self.plugin_id}: route {method} {self.mount}{path} uses permission "
                 f"{permission.name} that the manifest does not declare"
             )
-        dependencies = list(kwargs.pop("dependencies", []))
         if permission is not None:
-            dependencies.insert(0, self._dependency(permission))
             extra = dict(kwargs.pop("openapi_extra", {}) or {})
             extra["x-greenroom-permission"] = permission.name
             kwargs["openapi_extra"] = extra
@@ -143,7 +174,14 @@ class PluginRouter:
                 public=public,
             )
         )
-        return self.api.api_route(path, methods=[method.upper()], dependencies=dependencies, **kwargs)
+        register = self.api.api_route(path, methods=[method.upper()], **kwargs)
+        where = f"{method.upper()} {self.mount}{path}"
+
+        def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            register(self._guarded(endpoint, permission, where) if permission is not None else endpoint)
+            return endpoint
+
+        return decorator
 
     def get(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.route("GET", path, **kwargs)

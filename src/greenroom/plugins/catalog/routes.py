@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from greenroom.errors import InputError, NotAllowedError, NotFoundError
-from greenroom.kernel import Authorization, AuthzDep, PluginRouter, Result
+from greenroom.kernel import Authorization, PluginRouter, Result, authorization
 from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.processing.pipeline import generated_location_ref
@@ -62,8 +62,20 @@ def register(router: PluginRouter, service: CatalogService) -> None:
     queries = service.queries
 
     # -- entities ----------------------------------------------------------------------------
+    # by-name first: it is the most frequent request and routes are matched in order
+    @router.get("/entities/by-name/{kind}/{namespace}/{name}", permission=P.ENTITY_READ)
+    async def get_by_name(kind: str, namespace: str, name: str, request: Request) -> Response:
+        authz = authorization(request)
+        if request.query_params:
+            Params(request, ())
+        entity = queries.by_ref(f"{kind}:{namespace}/{name}", _restrict(authz))
+        if entity is None:
+            raise NotFoundError(f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'")
+        return _raw(entity)
+
     @router.get("/entities", permission=P.ENTITY_READ)
-    def get_entities(request: Request, authz: AuthzDep) -> Response:
+    async def get_entities(request: Request) -> Response:
+        authz = authorization(request)
         params = Params(request, ("filter", "fields", "order", "limit", "offset", "after"))
         restrict = _restrict(authz)
         predicate = parse_filter_params(params.all("filter"))
@@ -120,7 +132,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _raw(body)
 
     @router.get("/entities/by-query", permission=P.ENTITY_READ)
-    def query_entities(request: Request, authz: AuthzDep) -> Response:
+    async def query_entities(request: Request) -> Response:
+        authz = authorization(request)
         params = Params(
             request,
             ("filter", "fields", "orderField", "fullTextFilterTerm", "fullTextFilterFields", "cursor", "limit",
@@ -148,7 +161,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _query_response(queries.query(request_obj, restrict), fields)
 
     @router.post("/entities/by-query", permission=P.ENTITY_READ)
-    async def query_entities_post(request: Request, authz: AuthzDep) -> Response:
+    async def query_entities_post(request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         body = require_object(await json_body(request))
         restrict = _restrict(authz)
@@ -195,7 +209,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _query_response(queries.query(request_obj, restrict), fields)
 
     @router.get("/entities/by-uid/{uid}", permission=P.ENTITY_READ)
-    def get_by_uid(uid: str, request: Request, authz: AuthzDep) -> Response:
+    async def get_by_uid(uid: str, request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         entity = queries.by_uid(uid, _restrict(authz))
         if entity is None:
@@ -203,7 +218,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _raw(entity)
 
     @router.delete("/entities/by-uid/{uid}", permission=P.ENTITY_DELETE, status_code=204)
-    def delete_by_uid(uid: str, request: Request, authz: AuthzDep) -> Response:
+    def delete_by_uid(uid: str, request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         restrict = _restrict(authz)
         if restrict is not None and queries.by_uid(uid, restrict) is None:
@@ -211,17 +227,9 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         service.delete_entity(uid)
         return Response(status_code=204)
 
-    @router.get("/entities/by-name/{kind}/{namespace}/{name}", permission=P.ENTITY_READ)
-    def get_by_name(kind: str, namespace: str, name: str, request: Request, authz: AuthzDep) -> Response:
-        if request.query_params:
-            Params(request, ())
-        entity = queries.by_ref(f"{kind}:{namespace}/{name}", _restrict(authz))
-        if entity is None:
-            raise NotFoundError(f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'")
-        return _raw(entity)
-
     @router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", permission=P.ENTITY_READ)
-    def get_ancestry(kind: str, namespace: str, name: str, request: Request, authz: AuthzDep) -> Response:
+    async def get_ancestry(kind: str, namespace: str, name: str, request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         restrict = _restrict(authz)
         key = f"{kind}:{namespace}/{name}".lower()
@@ -237,7 +245,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _raw(b'{"rootEntityRef":' + orjson.dumps(key) + b',"items":[' + items + b"]}")
 
     @router.post("/entities/by-refs", permission=P.ENTITY_READ)
-    async def get_by_refs(request: Request, authz: AuthzDep) -> Response:
+    async def get_by_refs(request: Request) -> Response:
+        authz = authorization(request)
         params = Params(request, ("filter",))
         body = require_object(await json_body(request))
         restrict = _restrict(authz)
@@ -264,7 +273,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _json({"facets": queries.facets(names, predicate, _restrict(authz))})
 
     @router.get("/entity-facets", permission=P.ENTITY_READ)
-    def get_facets(request: Request, authz: AuthzDep) -> Response:
+    async def get_facets(request: Request) -> Response:
+        authz = authorization(request)
         params = Params(request, ("facet", "filter"))
         names = [f for f in params.all("facet") if f]
         if not request.query_params.getlist("facet"):
@@ -274,7 +284,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _facets(names, parse_filter_params(params.all("filter")), authz)
 
     @router.post("/entity-facets", permission=P.ENTITY_READ)
-    async def post_facets(request: Request, authz: AuthzDep) -> Response:
+    async def post_facets(request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         body = require_object(await json_body(request))
         names = body.get("facets")
@@ -286,7 +297,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _facets([str(n) for n in names], query, authz)
 
     @router.post("/refresh", permission=P.ENTITY_REFRESH)
-    async def refresh(request: Request, authz: AuthzDep) -> Response:
+    async def refresh(request: Request) -> Response:
+        authz = authorization(request)
         Params(request, ())
         body = require_object(await json_body(request))
         extra = set(body) - {"entityRef", "authorizationToken"}
@@ -304,7 +316,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return Response(status_code=200)
 
     @router.post("/validate-entity", permission=P.ENTITY_VALIDATE)
-    async def validate_entity(request: Request, authz: AuthzDep) -> Response:
+    async def validate_entity(request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
         if "entity" not in body:
@@ -324,7 +336,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return Response(status_code=200)
 
     @router.post("/analyze-location", permission=P.LOCATION_ANALYZE)
-    async def analyze_location(request: Request, authz: AuthzDep) -> Response:
+    async def analyze_location(request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
         location = body.get("location")
@@ -345,12 +357,12 @@ def register(router: PluginRouter, service: CatalogService) -> None:
 
     # -- locations ---------------------------------------------------------------------------
     @router.get("/locations", permission=P.LOCATION_READ)
-    def get_locations(request: Request, authz: AuthzDep) -> Response:
+    async def get_locations(request: Request) -> Response:
         Params(request, ())
         return _json([{"data": loc.to_json()} for loc in service.registered_locations()])
 
     @router.post("/locations", permission=P.LOCATION_CREATE, status_code=201)
-    async def post_location(request: Request, authz: AuthzDep) -> Response:
+    async def post_location(request: Request) -> Response:
         params = Params(request, ("dryRun", "onConflict"))
         body = require_object(await json_body(request))
         extra = set(body) - {"type", "target", "presence"}
@@ -375,23 +387,23 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         return _json({"location": created.to_json(), "entities": []}, 201)
 
     @router.get("/locations/by-entity/{kind}/{namespace}/{name}", permission=P.LOCATION_READ)
-    def get_location_by_entity(kind: str, namespace: str, name: str, request: Request, authz: AuthzDep) -> Response:
+    async def get_location_by_entity(kind: str, namespace: str, name: str, request: Request) -> Response:
         Params(request, ())
         return _json(service.location_by_entity(f"{kind}:{namespace}/{name}").to_json())
 
     @router.get("/locations/{location_id}", permission=P.LOCATION_READ)
-    def get_location(location_id: str, request: Request, authz: AuthzDep) -> Response:
+    async def get_location(location_id: str, request: Request) -> Response:
         Params(request, ())
         return _json(service.location(location_id).to_json())
 
     @router.delete("/locations/{location_id}", permission=P.LOCATION_DELETE, status_code=204)
-    def delete_location(location_id: str, request: Request, authz: AuthzDep) -> Response:
+    def delete_location(location_id: str, request: Request) -> Response:
         Params(request, ())
         service.delete_location(location_id)
         return Response(status_code=204)
 
     # -- greenroom extension: what ingestion found, even for locations with no entities --------
     @router.get("/x-greenroom/location-status", permission=P.LOCATION_READ)
-    def location_status(request: Request, authz: AuthzDep) -> Response:
+    async def location_status(request: Request) -> Response:
         Params(request, ())
         return _json({"items": service.location_status()})

@@ -123,6 +123,15 @@ class CatalogQueries:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.postgres = database.dialect == "postgresql"
+        # The hottest reads skip SQL construction: a fixed statement in the driver's paramstyle.
+        mark = "%s" if self.postgres else "?"
+        self._final_by_ref = f"SELECT final FROM catalog_entities WHERE ref = {mark}"
+        self._final_by_uid = f"SELECT final FROM catalog_entities WHERE id = {mark}"
+
+    def _one_final(self, statement: str, value: str) -> bytes | None:
+        with self.database.engine.connect() as connection:
+            row = connection.exec_driver_sql(statement, (value,)).first()
+        return None if row is None else bytes(row[0])
 
     def _c(self, column: Any) -> Any:
         """Byte-order comparison, as Backstage on SQLite: PostgreSQL needs the C collation."""
@@ -139,6 +148,8 @@ class CatalogQueries:
 
     # -- single entities -----------------------------------------------------------------
     def by_ref(self, key: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
+        if restrict is None:
+            return self._one_final(self._final_by_ref, key.lower())
         e = tables.entities
         stmt = select(e.c.final).where(e.c.ref == key.lower())
         if restrict is not None:
@@ -147,6 +158,8 @@ class CatalogQueries:
             return connection.execute(stmt).scalar()
 
     def by_uid(self, uid: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
+        if restrict is None:
+            return self._one_final(self._final_by_uid, uid)
         e = tables.entities
         stmt = select(e.c.final).where(e.c.id == uid)
         if restrict is not None:
