@@ -115,14 +115,14 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database schema of the core and every enabled plugin."""
     from greenroom.db.engine import Database
     from greenroom.db.migrate import upgrade
-    from greenroom.kernel.loader import load
+    from greenroom.kernel.loader import load as load_plugin
     from greenroom.kernel.registry import migrations_of, plugin_candidates
 
     try:
         cfg = load(config)
         database = Database.from_config(cfg)
         candidates, _refused = plugin_candidates(cfg)
-        plugins = [load(c) for c in candidates]
+        plugins = [load_plugin(c) for c in candidates]
         upgrade(database, migrations_of(plugins))
     except GreenroomError as exc:
         raise fail(exc) from None
@@ -175,11 +175,12 @@ def plugins_list(config: ConfigOption = None) -> None:
 
 def _register_plugin_commands() -> None:
     """Built-in plugins add their commands; third-party code is not imported before config is read."""
-    from greenroom.kernel.loader import discover, load
+    from greenroom.kernel.loader import discover
+    from greenroom.kernel.loader import load as load_plugin
 
     for candidate in discover():
         if candidate.builtin:
-            plugin = load(candidate)
+            plugin = load_plugin(candidate)
             if plugin.manifest.cli is not None:
                 plugin.manifest.cli(app)
 

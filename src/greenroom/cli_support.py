@@ -33,6 +33,11 @@ class _LazyConsole:
     def __init__(self, stderr: bool) -> None:
         self._stderr = stderr
 
+    @property
+    def real(self) -> Console:
+        """The console itself, for rich APIs that take one (progress bars)."""
+        return _console(self._stderr)
+
     def __getattr__(self, name: str) -> object:
         return getattr(_console(self._stderr), name)
 

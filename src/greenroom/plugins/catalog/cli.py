@@ -89,7 +89,7 @@ def import_location(
                 raise InputError(f"{target} is not a file")
             spec = LocationSpec("file", str(path))
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=err, transient=True) as progress:
+                      console=err.real, transient=True) as progress:
             task = progress.add_task(f"reading {spec.key}", total=None)
             try:
                 service.add_location(spec, source="cli", ingest=False)
