@@ -96,15 +96,26 @@ class ProcessingError:
 
 @dataclass(slots=True)
 class Emitted:
-    """A valid, processed entity ready for the store."""
+    """A valid, processed entity ready for the store.
+
+    Only the JSON is kept, not the parsed entity: a 100k-entity tree held as dicts would
+    take gigabytes, as JSON about a tenth of that. `entity` parses it when needed.
+    """
 
     key: str  # the lowercased ref, also the lookup key
-    entity: dict[str, Any]
+    kind: str
+    namespace: str
+    name: str
     location_key: str
     relations: list[tuple[str, str, str]]
-    body: bytes  # JSON of `entity`, in its natural key order
+    body: bytes  # JSON of the processed entity, in its natural key order
     hash: str
     parent: str | None = None  # ref key of the Location entity that read it
+
+    @property
+    def entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = orjson.loads(self.body)
+        return entity
 
 
 @dataclass
@@ -231,6 +242,7 @@ class TreeReader:
         self.read_url = read_url
         self.progress = progress
         self.on_file = on_file
+        self._location_specs: dict[str, Any] = {}
 
     # -- the tree --------------------------------------------------------------------------
     def read(self, origin: LocationSpec) -> TreeResult:
@@ -406,7 +418,7 @@ class TreeReader:
                 continue
             emitted.parent = read.parent_key
             self._accept(emitted.key, emitted, read.entities, result)
-            if emitted.entity["kind"] == "Location":
+            if emitted.kind == "Location":
                 targets = self._location_targets(emitted, spec, read, root_dir)
                 if read.failure is not None:
                     return
@@ -459,19 +471,25 @@ class TreeReader:
                 exc, spec.key, line=line, document=doc, entity_ref=_ref_of_raw(raw)))
             return None
         body, digest = entity_body(entity)
-        return Emitted(
+        metadata = entity["metadata"]
+        emitted = Emitted(
             key=entity_ref_of(entity),
-            entity=entity,
+            kind=entity["kind"],
+            namespace=metadata.get("namespace") or "default",
+            name=metadata["name"],
             location_key=spec.key,
             relations=relations,
             body=body,
             hash=digest,
         )
+        if entity["kind"] == "Location":
+            self._location_specs[emitted.key] = entity.get("spec") or {}
+        return emitted
 
     def _location_targets(
         self, emitted: Emitted, spec: LocationSpec, read: _Read, root_dir: Path | None
     ) -> list[LocationSpec]:
-        loc_spec = emitted.entity.get("spec") or {}
+        loc_spec = self._location_specs.pop(emitted.key, {})
         type_ = loc_spec.get("type") or spec.type
         if type_ != spec.type and type_ not in ALLOWED_CHILD_LOCATION_TYPES:
             read.failure = ProcessingError(

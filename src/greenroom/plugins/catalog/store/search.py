@@ -71,7 +71,8 @@ def check_key_casing(entity: Mapping[str, Any]) -> None:
             raise InputError(f"Entity has duplicate keys that vary only in casing, '{first}'")
 
 
-def search_rows(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
+def search_rows_reference(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
+    """The rows, computed the obvious way from `flatten` (the specification `search_rows` meets)."""
     rows: list[SearchRow] = []
     seen: set[tuple[str, str | None]] = set()
     for raw_key, raw_value in flatten(entity):
@@ -92,3 +93,77 @@ def search_rows(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
         seen.add(marker)
         rows.append((entity_pk, key, value, None if original == value else original))
     return rows
+
+
+class _Rows:
+    """Accumulates one entity's rows; the hot loop of ingestion, so written for speed."""
+
+    __slots__ = ("out", "pk", "seen")
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+        self.out: list[SearchRow] = []
+        self.seen: set[tuple[str, str | None]] = set()
+
+    def add(self, key: str, raw: Any) -> None:
+        if len(key) > MAX_KEY_LENGTH:
+            return
+        if raw is None:
+            value = original = None
+        else:
+            original = raw if type(raw) is str else js_string(raw)
+            value = original.lower()
+            if len(value) > MAX_VALUE_LENGTH:
+                value = original = None
+        marker = (key, value)
+        if marker in self.seen:
+            return
+        self.seen.add(marker)
+        self.out.append((self.pk, key, value, None if original == value else original))
+
+    def visit(self, path: str, key: str, value: Any) -> None:
+        """`path` as written (for `<path>.<item>` rows), `key` its lowercased form."""
+        if type(value) is dict:
+            for child, item in value.items():
+                child_path = f"{path}.{child}" if path else child
+                if child_path in SKIPPED_PATHS:
+                    continue
+                child_key = child_path.lower()
+                kind = type(item)
+                if kind is str or item is None or kind is bool or kind is int or kind is float:
+                    self.add(child_key, item)
+                else:
+                    self.visit(child_path, child_key, item)
+        elif type(value) is list:
+            strings: set[str] = set()
+            for item in value:
+                kind = type(item)
+                if kind is str:
+                    self.add(key, item)
+                    lowered = item.lower()
+                    if lowered not in strings:
+                        strings.add(lowered)
+                        self.add(f"{path}.{item}".lower(), True)
+                elif item is None or kind is bool or kind is int or kind is float:
+                    self.add(key, item)
+                else:
+                    self.visit(path, key, item)
+        elif isinstance(value, Mapping | list):
+            self.visit(path, key, dict(value) if isinstance(value, Mapping) else list(value))
+        else:
+            self.add(key, value)
+
+
+def search_rows(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
+    """The search rows of a stitched entity; equal to `search_rows_reference`, faster."""
+    rows = _Rows(entity_pk)
+    rows.visit("", "", entity)
+    metadata = entity.get("metadata") or {}
+    rows.add("metadata.name", metadata.get("name"))
+    rows.add("metadata.namespace", metadata.get("namespace"))
+    rows.add("metadata.uid", metadata.get("uid"))
+    if not metadata.get("namespace"):
+        rows.add("metadata.namespace", "default")
+    for relation in entity.get("relations") or ():
+        rows.add(f"relations.{relation['type']}".lower(), relation["targetRef"])
+    return rows.out
