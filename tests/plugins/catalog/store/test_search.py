@@ -56,3 +56,30 @@ def test_fast_rows_equal_reference_on_the_benchmark_catalog():
         if rng.random() < 0.3:
             entity["metadata"]["tags"] = [rng.choice(["Java", "java", "GO"]) for _ in range(3)]
         assert search_rows(i, entity) == search_rows_reference(i, entity)
+
+
+@pytest.mark.parametrize(
+    ("entity", "collides"),
+    [
+        ({"spec": {"foo": 1, "Foo": 2}}, True),
+        ({"spec": {"list": [{"x": 1}, {"X": 2}]}}, True),
+        ({"spec": {"a.b": 1, "A": {"b": 2}}}, True),
+        ({"spec": {"foo": 1}, "Spec": {"x": 1}}, False),
+        ({"spec": {"foo": 1}, "Spec": {"foo": 1}}, True),
+        ({"spec": {"tags": ["Java", "java"]}}, False),
+        ({"spec": {"foo": {"bar": 1}, "bar": {"foo": 2}}}, False),
+        ({"metadata": {"name": "a", "Name": "b"}}, True),
+    ],
+)
+def test_key_casing_check_agrees_with_reference(entity, collides):
+    from greenroom.errors import InputError
+    from greenroom.plugins.catalog.store.search import check_key_casing, flatten
+
+    raw = [k for k, _ in flatten(entity)]
+    reference = len({k.lower() for k in raw}) != len(set(raw))
+    assert reference == collides
+    if collides:
+        with pytest.raises(InputError):
+            check_key_casing(entity)
+    else:
+        check_key_casing(entity)

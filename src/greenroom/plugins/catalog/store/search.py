@@ -63,12 +63,38 @@ def flatten(entity: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def check_key_casing(entity: Mapping[str, Any]) -> None:
-    """Refuse entities with keys that differ only in case (Backstage fails them at stitch time)."""
-    seen: dict[str, str] = {}
-    for raw_key, _ in flatten(entity):
-        first = seen.setdefault(raw_key.lower(), raw_key)
-        if first != raw_key:
+    """Refuse entities with keys that differ only in case (Backstage fails them at stitch time).
+
+    Only key paths can collide (values never add to a path), so this walks containers only.
+    `<path>.<item>` rows of string arrays and the relation rows cannot collide with keys of a
+    valid entity, so they are left out.
+    """
+    # name, namespace and uid are always added as keys, whatever the entity holds
+    seen: dict[str, str] = {k: k for k in ("metadata.name", "metadata.namespace", "metadata.uid")}
+
+    def leaf(path: str) -> None:
+        first = seen.setdefault(path.lower(), path)
+        if first != path:
             raise InputError(f"Entity has duplicate keys that vary only in casing, '{first}'")
+
+    def walk(path: str, value: Any) -> None:
+        if type(value) is dict:
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if child in SKIPPED_PATHS:
+                    continue
+                if type(item) is dict or type(item) is list:
+                    walk(child, item)
+                else:
+                    leaf(child)
+        elif type(value) is list:
+            for item in value:
+                if type(item) is dict or type(item) is list:
+                    walk(path, item)
+                else:
+                    leaf(path)
+
+    walk("", entity)
 
 
 def search_rows_reference(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
