@@ -120,3 +120,36 @@ def test_refresh_rereads_a_registered_location(cat, repo):
     repo.write("r/catalog-info.yaml", component("r", "production"))
     assert cat.post("/refresh", json={"entityRef": "component:default/r"}).status_code == 200
     assert cat.entity("component:default/r")["spec"]["lifecycle"] == "production"
+
+
+def test_put_location_moves_the_tree(cat, repo):
+    first = repo.write("one/catalog-info.yaml", component("one"))
+    second = repo.write("two/catalog-info.yaml", component("two"))
+    created = cat.post("/locations", json={"type": "url", "target": first}).json()["location"]
+    response = cat.client.put(f"/api/catalog/locations/{created['id']}", json={"type": "url", "target": second})
+    assert response.status_code == 200
+    assert response.json()["target"] == second
+    assert cat.entity("component:default/one") is None
+    assert cat.entity("component:default/two") is not None
+    missing = cat.client.put("/api/catalog/locations/nope", json={"type": "url", "target": second})
+    assert missing.status_code == 404
+
+
+def test_locations_by_query_pages_and_filters(cat, repo):
+    urls = [repo.write(f"q{i}/catalog-info.yaml", component(f"q{i}")) for i in range(3)]
+    for url in urls:
+        cat.post("/locations", json={"type": "url", "target": url})
+    page = cat.post("/locations/by-query", json={"limit": 2}).json()
+    assert page["totalItems"] == 3 and len(page["items"]) == 2
+    assert list(page["items"][0]) == ["id", "target", "type", "entityRef"]
+    rest = cat.post("/locations/by-query", json={"cursor": page["pageInfo"]["nextCursor"]}).json()
+    assert len(rest["items"]) == 1 and rest["pageInfo"] == {}
+    ids = [i["id"] for i in page["items"] + rest["items"]]
+    assert ids == sorted(ids)
+    one = cat.post("/locations/by-query", json={"query": {"TARGET": urls[1].upper()}}).json()
+    assert [i["target"] for i in one["items"]] == [urls[1]]
+    assert cat.post("/locations/by-query", json={"query": {"owner": "x"}}).status_code == 400
+    assert cat.post("/locations/by-query", json={"limit": 0}).json()["error"]["message"] == \
+        "Limit must be a positive integer >= 1"
+    assert cat.post("/locations/by-query", json={"cursor": "???"}).json()["error"]["message"] == \
+        "Malformed cursor, unknown encoding"

@@ -19,7 +19,7 @@ from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.processing.pipeline import generated_location_ref
 from greenroom.plugins.catalog.service import CatalogService
-from greenroom.plugins.catalog.store.filters import parse_filter_params
+from greenroom.plugins.catalog.store.filters import location_matches, parse_filter_params
 from greenroom.plugins.catalog.store.queries import OrderField, QueryRequest, decode_cursor, project
 
 JSON = "application/json; charset=utf-8"
@@ -386,6 +386,42 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         created = await run_in_threadpool(service.add_location, spec)
         return _json({"location": created.to_json(), "entities": []}, 201)
 
+    @router.post("/locations/by-query", permission=P.LOCATION_READ)
+    async def query_locations(request: Request) -> Response:
+        Params(request, ())
+        body = require_object(await json_body(request))
+        limit = body.get("limit", 1000)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InputError("Limit must be a positive integer >= 1")
+        after_id = None
+        query = body.get("query")
+        if body.get("cursor") is not None:
+            try:
+                cursor = orjson.loads(base64.b64decode(str(body["cursor"])))
+                after_id = str(cursor["afterId"])
+                query = cursor.get("query")
+            except (binascii.Error, ValueError, KeyError, TypeError):
+                raise InputError("Malformed cursor, unknown encoding") from None
+        if query is not None and not isinstance(query, dict):
+            raise InputError("request/body/query must be object")
+        matches = sorted(
+            (loc for loc in service.registered_locations() if location_matches(loc.to_json(), query)),
+            key=lambda loc: loc.id,
+        )
+        total = len(matches)
+        if after_id is not None:
+            matches = [loc for loc in matches if loc.id > after_id]
+        page = matches[:limit]
+        info: dict[str, str] = {}
+        if len(matches) > limit:
+            state: dict[str, Any] = {"limit": limit, "afterId": page[-1].id}
+            if query is not None:
+                state["query"] = query
+            info["nextCursor"] = base64.b64encode(orjson.dumps(state)).decode()
+        items = [{"id": loc.id, "target": loc.target, "type": loc.type, "entityRef": loc.to_json()["entityRef"]}
+                 for loc in page]
+        return _json({"items": items, "totalItems": total, "pageInfo": info})
+
     @router.get("/locations/by-entity/{kind}/{namespace}/{name}", permission=P.LOCATION_READ)
     async def get_location_by_entity(kind: str, namespace: str, name: str, request: Request) -> Response:
         Params(request, ())
@@ -395,6 +431,19 @@ def register(router: PluginRouter, service: CatalogService) -> None:
     async def get_location(location_id: str, request: Request) -> Response:
         Params(request, ())
         return _json(service.location(location_id).to_json())
+
+    @router.put("/locations/{location_id}", permission=P.LOCATION_CREATE)
+    async def put_location(location_id: str, request: Request) -> Response:
+        Params(request, ())
+        body = require_object(await json_body(request))
+        for key in ("type", "target"):
+            if not isinstance(body.get(key), str):
+                raise InputError(f"request/body must have required property '{key}'")
+        spec = service.check_api_location(body["type"], body["target"])
+        from starlette.concurrency import run_in_threadpool
+
+        updated = await run_in_threadpool(service.update_location, location_id, spec)
+        return _json(updated.to_json())
 
     @router.delete("/locations/{location_id}", permission=P.LOCATION_DELETE, status_code=204)
     def delete_location(location_id: str, request: Request) -> Response:

@@ -133,6 +133,24 @@ class CatalogService:
             self.ingestor.ingest(spec, force=True)
         return location
 
+    def update_location(self, location_id: str, spec: LocationSpec) -> Location:
+        """PUT /locations/:id: point a registered location elsewhere; its old tree goes."""
+        if self.config.readonly:
+            raise NotAllowedError("This operation not allowed in readonly mode")
+        old = self.location(location_id)
+        t = tables.locations
+        with self.database.engine.begin() as connection:
+            clash = connection.execute(
+                select(t.c.id).where(t.c.type == spec.type, t.c.target == spec.target, t.c.id != location_id)
+            ).first()
+            if clash is not None:
+                raise ConflictError(f"Location {spec.key} already exists")
+            connection.execute(update(t).where(t.c.id == location_id).values(type=spec.type, target=spec.target))
+        if old.spec != spec:
+            self._remove_tree(old.spec)
+            self.ingestor.ingest(spec, force=True)
+        return Location(location_id, spec.type, spec.target)
+
     def delete_location(self, location_id: str) -> None:
         if self.config.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")

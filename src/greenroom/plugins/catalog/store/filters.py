@@ -164,3 +164,46 @@ def compile_predicate(predicate: Predicate) -> ColumnElement[bool]:
             raise InputError(f"Invalid filter predicate: unknown operator {field}")
         conditions.append(_field_condition(field, value))
     return and_(true(), *conditions) if conditions else true()
+
+
+_LOCATION_KEYS = ("id", "type", "target", "entityRef")
+
+
+def location_matches(location: Mapping[str, str], predicate: Predicate | None) -> bool:
+    """POST /locations/by-query: a predicate over id, type, target and entityRef.
+
+    Keys and values compare case-insensitively, as Backstage does (it uppercases both);
+    `$contains` never matches a location.
+    """
+    if predicate is None:
+        return True
+    if not isinstance(predicate, Mapping):
+        raise InputError("Invalid filter predicate: expected an object")
+    if "$all" in predicate:
+        return all(location_matches(location, p) for p in predicate["$all"])
+    if "$any" in predicate:
+        return any(location_matches(location, p) for p in predicate["$any"])
+    if "$not" in predicate:
+        return not location_matches(location, predicate["$not"])
+    fields = {k.lower(): v for k, v in location.items()}
+    for key, expected in predicate.items():
+        if key.lower() not in {k.lower() for k in _LOCATION_KEYS}:
+            raise InputError(
+                f"Invalid filter predicate, expected key to be 'id', 'type', 'target', or 'entityRef', got '{key}'"
+            )
+        actual = fields[key.lower()].upper()
+        if _is_primitive(expected):
+            if actual != _text(expected).upper():
+                return False
+        elif isinstance(expected, Mapping) and "$in" in expected:
+            if actual not in {_text(v).upper() for v in expected["$in"]}:
+                return False
+        elif isinstance(expected, Mapping) and "$exists" in expected:
+            if not expected["$exists"]:
+                return False
+        elif isinstance(expected, Mapping) and "$hasPrefix" in expected:
+            if not actual.startswith(str(expected["$hasPrefix"]).upper()):
+                return False
+        else:
+            return False
+    return True
