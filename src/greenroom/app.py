@@ -35,6 +35,7 @@ from greenroom.kernel.routing import Guard, PluginRouter, RouteDeclaration
 from greenroom.kernel.services import ServiceRegistry
 from greenroom.permissions.model import Permission
 from greenroom.permissions.policy import FoundationPolicy, PermissionService
+from greenroom.posture.gate import POSTURE, enforce_posture
 from greenroom.reading import UrlReader
 
 log = logging.getLogger("greenroom.app")
@@ -124,6 +125,7 @@ def create_portal(
     production = production or core.app.production
     if production and local_mode:
         raise GreenroomError("local mode cannot run in production")
+    posture = enforce_posture(config, production=production)
     database = Database.from_config(config)
     external = [e.model_dump() for e in core.backend.auth.externalAccess]
     authenticator = Authenticator(external, local_mode=local_mode)
@@ -132,6 +134,7 @@ def create_portal(
     services = ServiceRegistry()
     services.register(URL_READER, UrlReader.from_config(config.get("backend.reading")), provider="core")
     services.register(PERMISSIONS, permissions, provider="core")
+    services.register(POSTURE, posture, provider="core")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -162,7 +165,7 @@ def create_portal(
         database=database,
         services=services,
         guard=guard,
-        core_service_ids=CORE_SERVICE_IDS,
+        core_service_ids=CORE_SERVICE_IDS | {POSTURE.id},
         production=production,
         core_permissions=CORE_PERMISSIONS,
         search_path=plugin_search_path,

@@ -16,6 +16,7 @@ from greenroom.config import Config
 from greenroom.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from greenroom.errors import GreenroomError
 from greenroom.observability.logging import configure_logging
+from greenroom.posture.cli import register as register_audit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="greenroom: a hardened developer portal.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
@@ -186,6 +187,7 @@ def _register_plugin_commands() -> None:
 
 
 _register_plugin_commands()
+register_audit(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The posture plugin: the running portal's posture report over HTTP."""
