@@ -264,3 +264,18 @@ def test_every_catalog_route_needs_a_token(cat):
         assert response.json()["error"]["name"] == "AuthenticationError"
     forged = anonymous.get("/api/catalog/entities", headers={"Authorization": "Bearer test-static-token-0123456789abcdeX"})
     assert forged.status_code == 401
+
+
+def test_openapi_document_describes_every_catalog_route(cat):
+    doc = cat.client.get("/api/openapi.json").json()
+    paths = doc["paths"]
+    for path in ["/api/catalog/entities", "/api/catalog/entities/by-query", "/api/catalog/entities/by-refs",
+                 "/api/catalog/entity-facets", "/api/catalog/locations", "/api/catalog/locations/{location_id}",
+                 "/api/catalog/entities/by-name/{kind}/{namespace}/{name}/ancestry"]:
+        assert path in paths, path
+        for operation in paths[path].values():
+            assert operation["x-greenroom-permission"].startswith("catalog.")
+    by_query = {p["name"] for p in paths["/api/catalog/entities/by-query"]["get"]["parameters"]}
+    assert {"filter", "fields", "orderField", "fullTextFilterTerm", "cursor", "limit", "totalItems"} <= by_query
+    assert paths["/api/catalog/entities/by-refs"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "required"] == ["entityRefs"]

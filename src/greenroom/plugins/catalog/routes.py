@@ -17,6 +17,7 @@ from greenroom.errors import InputError, NotAllowedError, NotFoundError
 from greenroom.kernel import Authorization, PluginRouter, Result, authorization
 from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
+from greenroom.plugins.catalog.openapi import describe
 from greenroom.plugins.catalog.processing.pipeline import generated_location_ref
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.store.filters import location_matches, parse_filter_params
@@ -73,7 +74,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             raise NotFoundError(f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'")
         return _raw(entity)
 
-    @router.get("/entities", permission=P.ENTITY_READ)
+    @router.get("/entities", permission=P.ENTITY_READ,
+                openapi_extra=describe("filter", "fields", "order", "limit", "offset", "after"))
     async def get_entities(request: Request) -> Response:
         authz = authorization(request)
         params = Params(request, ("filter", "fields", "order", "limit", "offset", "after"))
@@ -131,7 +133,9 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         )
         return _raw(body)
 
-    @router.get("/entities/by-query", permission=P.ENTITY_READ)
+    @router.get("/entities/by-query", permission=P.ENTITY_READ, openapi_extra=describe(
+        "filter", "fields", "orderField", "fullTextFilterTerm", "fullTextFilterFields", "cursor", "limit", "offset",
+        "totalItems"))
     async def query_entities(request: Request) -> Response:
         authz = authorization(request)
         params = Params(
@@ -160,7 +164,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             request_obj.full_text_fields = params.split("fullTextFilterFields")
         return _query_response(queries.query(request_obj, restrict), fields)
 
-    @router.post("/entities/by-query", permission=P.ENTITY_READ)
+    @router.post("/entities/by-query", permission=P.ENTITY_READ, openapi_extra=describe(body="by-query"))
     async def query_entities_post(request: Request) -> Response:
         authz = authorization(request)
         Params(request, ())
@@ -244,7 +248,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         )
         return _raw(b'{"rootEntityRef":' + orjson.dumps(key) + b',"items":[' + items + b"]}")
 
-    @router.post("/entities/by-refs", permission=P.ENTITY_READ)
+    @router.post("/entities/by-refs", permission=P.ENTITY_READ, openapi_extra=describe("filter", body="by-refs"))
     async def get_by_refs(request: Request) -> Response:
         authz = authorization(request)
         params = Params(request, ("filter",))
@@ -272,7 +276,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
     def _facets(names: list[str], predicate: Any, authz: Authorization) -> Response:
         return _json({"facets": queries.facets(names, predicate, _restrict(authz))})
 
-    @router.get("/entity-facets", permission=P.ENTITY_READ)
+    @router.get("/entity-facets", permission=P.ENTITY_READ, openapi_extra=describe("facet", "filter"))
     async def get_facets(request: Request) -> Response:
         authz = authorization(request)
         params = Params(request, ("facet", "filter"))
@@ -283,7 +287,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             raise InputError("Missing facet parameter")
         return _facets(names, parse_filter_params(params.all("filter")), authz)
 
-    @router.post("/entity-facets", permission=P.ENTITY_READ)
+    @router.post("/entity-facets", permission=P.ENTITY_READ, openapi_extra=describe(body="facets"))
     async def post_facets(request: Request) -> Response:
         authz = authorization(request)
         Params(request, ())
@@ -296,7 +300,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             raise InputError("request/body/query must be object")
         return _facets([str(n) for n in names], query, authz)
 
-    @router.post("/refresh", permission=P.ENTITY_REFRESH)
+    @router.post("/refresh", permission=P.ENTITY_REFRESH, openapi_extra=describe(body="refresh"))
     async def refresh(request: Request) -> Response:
         authz = authorization(request)
         Params(request, ())
@@ -315,7 +319,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         await run_in_threadpool(service.refresh, ref)
         return Response(status_code=200)
 
-    @router.post("/validate-entity", permission=P.ENTITY_VALIDATE)
+    @router.post("/validate-entity", permission=P.ENTITY_VALIDATE, openapi_extra=describe(body="validate"))
     async def validate_entity(request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
@@ -335,7 +339,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             return _json({"errors": errors}, 400)
         return Response(status_code=200)
 
-    @router.post("/analyze-location", permission=P.LOCATION_ANALYZE)
+    @router.post("/analyze-location", permission=P.LOCATION_ANALYZE, openapi_extra=describe(body="analyze"))
     async def analyze_location(request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
@@ -361,7 +365,8 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         Params(request, ())
         return _json([{"data": loc.to_json()} for loc in service.registered_locations()])
 
-    @router.post("/locations", permission=P.LOCATION_CREATE, status_code=201)
+    @router.post("/locations", permission=P.LOCATION_CREATE, status_code=201,
+                 openapi_extra=describe("dryRun", body="location"))
     async def post_location(request: Request) -> Response:
         params = Params(request, ("dryRun", "onConflict"))
         body = require_object(await json_body(request))
@@ -386,7 +391,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         created = await run_in_threadpool(service.add_location, spec)
         return _json({"location": created.to_json(), "entities": []}, 201)
 
-    @router.post("/locations/by-query", permission=P.LOCATION_READ)
+    @router.post("/locations/by-query", permission=P.LOCATION_READ, openapi_extra=describe(body="locations-query"))
     async def query_locations(request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
@@ -432,7 +437,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         Params(request, ())
         return _json(service.location(location_id).to_json())
 
-    @router.put("/locations/{location_id}", permission=P.LOCATION_CREATE)
+    @router.put("/locations/{location_id}", permission=P.LOCATION_CREATE, openapi_extra=describe(body="location"))
     async def put_location(location_id: str, request: Request) -> Response:
         Params(request, ())
         body = require_object(await json_body(request))
