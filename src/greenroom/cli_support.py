@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from functools import cache
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,7 +38,7 @@ class _LazyConsole:
         """The console itself, for rich APIs that take one (progress bars)."""
         return _console(self._stderr)
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:
         return getattr(_console(self._stderr), name)
 
 

@@ -119,7 +119,8 @@ class GreenroomMiddleware:
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
                 status_holder[0] = 413
                 message = f"Request body is larger than the limit of {self.max_body_bytes} bytes"
-                await self._reply(send, 413, _json_error(413, "PayloadTooLargeError", message, method, path), request_id)
+                body = _json_error(413, "PayloadTooLargeError", message, method, path)
+                await self._reply(send, 413, body, request_id)
                 return
 
             received = 0

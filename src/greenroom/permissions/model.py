@@ -8,7 +8,7 @@ resource permissions also name the resource type their conditions apply to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 Action = Literal["create", "read", "update", "delete", "use"]
@@ -34,7 +34,7 @@ class Permission:
         return out
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     ALLOW = "ALLOW"
     DENY = "DENY"
     CONDITIONAL = "CONDITIONAL"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -91,10 +92,8 @@ def import_location(
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                       console=err.real, transient=True) as progress:
             task = progress.add_task(f"reading {spec.key}", total=None)
-            try:
+            with contextlib.suppress(ConflictError):  # already registered: importing again refreshes it
                 service.add_location(spec, source="cli", ingest=False)
-            except ConflictError:
-                pass  # already registered: importing again refreshes it
             stats = service.ingestor.ingest(
                 spec, force=True,
                 progress=lambda n: progress.update(task, description=f"{n} entities read from {spec.key}"),

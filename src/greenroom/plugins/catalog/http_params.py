@@ -37,8 +37,8 @@ class Params:
             return None
         out: dict[str, None] = {}
         for value in values:
-            for part in value.split(","):
-                part = part.strip()
+            for raw in value.split(","):
+                part = raw.strip()
                 if part:
                     out[part] = None
         return list(out)

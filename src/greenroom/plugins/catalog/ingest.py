@@ -60,7 +60,9 @@ class Ingestor:
         self.writer = CatalogWriter(database, orphan_strategy=orphan_strategy)
         self._lock = threading.Lock()
 
-    def reader(self, recorder: RecordingReader | None = None, progress: Callable[[int], None] | None = None) -> TreeReader:
+    def reader(
+        self, recorder: RecordingReader | None = None, progress: Callable[[int], None] | None = None
+    ) -> TreeReader:
         read_url = recorder.read_url if recorder else self.read_url
         on_file = recorder.record_file if recorder else None
         return TreeReader(rules=self.rules, read_url=read_url, progress=progress, on_file=on_file)

@@ -72,7 +72,10 @@ class CatalogService:
 
     # -- locations -------------------------------------------------------------------------
     def config_locations(self) -> list[LocationSpec]:
-        return [normalize_root(LocationSpec(loc.type, loc.target), base_dir=self.config_dir) for loc in self.config.locations]
+        return [
+            normalize_root(LocationSpec(loc.type, loc.target), base_dir=self.config_dir)
+            for loc in self.config.locations
+        ]
 
     def registered_locations(self) -> list[Location]:
         """Locations registered through the API or the CLI (config locations are not rows here)."""

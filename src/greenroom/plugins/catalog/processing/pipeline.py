@@ -303,9 +303,13 @@ class TreeReader:
             return
         into[key] = emitted
 
-    def _run(self, read: _Read, origin: LocationSpec, root_dir: Path | None, result: TreeResult, seen: set[str]) -> None:
+    def _run(
+        self, read: _Read, origin: LocationSpec, root_dir: Path | None, result: TreeResult, seen: set[str]
+    ) -> None:
         if read.depth > MAX_LOCATION_DEPTH:
-            read.failure = ProcessingError(read.parent_location, f"Locations nested more than {MAX_LOCATION_DEPTH} deep")
+            read.failure = ProcessingError(
+                read.parent_location, f"Locations nested more than {MAX_LOCATION_DEPTH} deep"
+            )
             return
         for spec in read.specs:
             if spec.key in read.ancestry:
@@ -321,7 +325,9 @@ class TreeReader:
                     continue  # the same file reached twice (not a cycle): read once
                 seen.add(file_spec.key)
                 if result.files_read >= MAX_FILES_PER_TREE:
-                    read.failure = ProcessingError(origin.key, f"More than {MAX_FILES_PER_TREE} files in one location tree")
+                    read.failure = ProcessingError(
+                        origin.key, f"More than {MAX_FILES_PER_TREE} files in one location tree"
+                    )
                     return
                 self._read_file(file_spec, read, origin, root_dir, result)
             if read.failure is not None:
@@ -406,8 +412,11 @@ class TreeReader:
                 try:
                     raw = resolve_placeholders(raw, ctx)
                 except GreenroomError as exc:
-                    message = f"Processor PlaceholderProcessor threw an error while preprocessing; caused by Error: {exc.message}"
-                    self._entity_failed(raw, spec, result, ProcessingError(
+                    message = (
+                        "Processor PlaceholderProcessor threw an error while preprocessing; "
+                        f"caused by Error: {exc.message}"
+                    )
+                    self._entity_failed(raw, result, ProcessingError(
                         spec.key, message, "InputError", line=document.line, document=index,
                         entity_ref=_ref_of_raw(raw), cause={"name": "Error", "message": exc.message}))
                     continue
@@ -425,7 +434,7 @@ class TreeReader:
                 if targets:
                     read.children.append((emitted.key, targets))
 
-    def _entity_failed(self, raw: Any, spec: LocationSpec, result: TreeResult, error: ProcessingError) -> None:
+    def _entity_failed(self, raw: Any, result: TreeResult, error: ProcessingError) -> None:
         result.errors.append(error)
         ref = error.entity_ref or _ref_of_raw(raw)
         if ref is not None:
@@ -464,10 +473,10 @@ class TreeReader:
                 error.entity_ref = read.parent_key
                 read.failure = error
                 return None
-            self._entity_failed(raw, spec, result, error)
+            self._entity_failed(raw, result, error)
             return None
         except GreenroomError as exc:
-            self._entity_failed(raw, spec, result, ProcessingError.from_exception(
+            self._entity_failed(raw, result, ProcessingError.from_exception(
                 exc, spec.key, line=line, document=doc, entity_ref=_ref_of_raw(raw)))
             return None
         body, digest = entity_body(entity)

@@ -34,8 +34,11 @@ DEFAULT_ALLOWED = ("Component", "API", "Location")
 
 
 class _Spec(Protocol):
-    type: str
-    target: str
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,8 @@ def parse_filter_params(values: Sequence[str]) -> Predicate | None:
     sets: list[Predicate] = []
     for raw in values:
         statements: dict[str, list[str] | None] = {}
-        for statement in raw.split(","):
-            statement = statement.strip()
+        for raw_statement in raw.split(","):
+            statement = raw_statement.strip()
             if not statement:
                 continue
             key, sep, value = statement.partition("=")

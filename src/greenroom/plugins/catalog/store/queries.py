@@ -125,8 +125,8 @@ class CatalogQueries:
         self.postgres = database.dialect == "postgresql"
         # The hottest reads skip SQL construction: a fixed statement in the driver's paramstyle.
         mark = "%s" if self.postgres else "?"
-        self._final_by_ref = f"SELECT final FROM catalog_entities WHERE ref = {mark}"
-        self._final_by_uid = f"SELECT final FROM catalog_entities WHERE id = {mark}"
+        self._final_by_ref = f"SELECT final FROM catalog_entities WHERE ref = {mark}"  # noqa: S608 - constant
+        self._final_by_uid = f"SELECT final FROM catalog_entities WHERE id = {mark}"  # noqa: S608 - constant
 
     def _one_final(self, statement: str, value: str) -> bytes | None:
         with self.database.engine.connect() as connection:
@@ -209,8 +209,11 @@ class CatalogQueries:
                 .select_from(e.join(s, and_(s.c.entity_pk == e.c.pk, s.c.key == first.field.lower())))
                 .where(where, s.c.value.is_not(None))
             )
-            direction = (lambda c: c.desc()) if first.order == "desc" else (lambda c: c.asc())
-            stmt = stmt.order_by(direction(self._c(s.c.value)), direction(self._c(e.c.id)))
+            value, uid = self._c(s.c.value), self._c(e.c.id)
+            if first.order == "desc":
+                stmt = stmt.order_by(value.desc(), uid.desc())
+            else:
+                stmt = stmt.order_by(value.asc(), uid.asc())
         else:
             stmt = select(e.c.final).where(where).order_by(self._c(e.c.id))
         with self.database.engine.connect() as connection:
@@ -339,7 +342,10 @@ class CatalogQueries:
             if len(values) != 1:
                 raise InputError("Malformed cursor: orderFieldValues does not match orderFields")
             pivot = literal(str(values[0]))
-            return self._c(e.c.id) < self._c(pivot) if descending else self._c(e.c.id) > self._c(pivot)
+            condition: ColumnElement[bool] = (
+                self._c(e.c.id) < self._c(pivot) if descending else self._c(e.c.id) > self._c(pivot)
+            )
+            return condition
         if len(values) != 2:
             raise InputError("Malformed cursor: orderFieldValues does not match orderFields")
         value, entity_id = (literal(str(v)) for v in values)

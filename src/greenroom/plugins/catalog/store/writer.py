@@ -177,7 +177,9 @@ class BulkWriter:
             return
         placeholders = ", ".join("?" for _ in columns)
         cursor = raw.cursor()
-        cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        # Table and column names come from our own Table objects, never from input.
+        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+        cursor.executemany(statement, rows)
 
     def delete_in(self, table: Table, column: str, values: Sequence[Any]) -> None:
         col = table.c[column]
@@ -246,21 +248,22 @@ class CatalogWriter:
         # Conflicts: an entity another tree already owns stays with that tree.
         new_keys = [k for k in incoming if k not in existing]
         for part in chunks(new_keys):
-            for row in connection.execute(select(e.c.ref, e.c.origin_key).where(e.c.ref.in_(part))):
-                emitted = incoming.pop(row.ref)
+            for owned in connection.execute(select(e.c.ref, e.c.origin_key).where(e.c.ref.in_(part))):
+                emitted = incoming.pop(owned.ref)
                 stats.conflicts += 1
                 warnings.append(
                     ProcessingError(
                         emitted.location_key,
-                        f"Detected conflicting entityRef {row.ref} already referenced by {row.origin_key} "
+                        f"Detected conflicting entityRef {owned.ref} already referenced by {owned.origin_key} "
                         f"and now also {emitted.location_key}",
                         "ConflictError",
-                        entity_ref=row.ref,
+                        entity_ref=owned.ref,
                     )
                 )
 
         failed_refs = {k: v.to_json() for k, v in result.failed_refs.items()}
         removals: list[str] = []
+        row: Any
         for key, emitted in incoming.items():
             row = existing.get(key)
             if row is None:
@@ -357,8 +360,8 @@ class CatalogWriter:
     def _stitch_chunk(self, connection: Connection, writer: BulkWriter, refs: list[str], plan: _Plan) -> int:
         e, r = tables.entities, tables.relations
         relations: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for row in connection.execute(select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(refs))):
-            relations[row.source_ref].append((row.type, row.target_ref))
+        for rel in connection.execute(select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(refs))):
+            relations[rel.source_ref].append((rel.type, rel.target_ref))
         load = [k for k in refs if k not in plan.inserts and k not in plan.changes]
         stored = {
             row.ref: row
@@ -372,6 +375,7 @@ class CatalogWriter:
         status_only: list[dict[str, Any]] = []
         search_batch: list[tuple[int, str, str | None, str | None]] = []
         stitched = 0
+        row: Any
         for key in refs:
             emitted: Emitted | None = None
             if key in plan.inserts:
@@ -407,9 +411,10 @@ class CatalogWriter:
                      plan.origin_key, emitted.parent, emitted.hash, etag, False, None, final, plan.now, plan.now)
                 )
             elif emitted is not None:
-                content.append({"b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now, "hash": emitted.hash,
-                                "location_key": emitted.location_key, "parent_ref": emitted.parent, "orphan": False,
-                                "errors": None})
+                content.append({
+                    "b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now, "hash": emitted.hash,
+                    "location_key": emitted.location_key, "parent_ref": emitted.parent, "orphan": False, "errors": None,
+                })
             elif key in plan.status or stored[key].etag != etag:
                 status_only.append({"b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now,
                                     "orphan": orphan, "errors": errors_json})
@@ -422,8 +427,9 @@ class CatalogWriter:
              "etag", "orphan", "errors", "final", "created_at", "updated_at"),
             new_rows,
         )
-        common = {"final": bindparam("final"), "etag": bindparam("etag"), "updated_at": bindparam("updated_at"),
-                  "orphan": bindparam("orphan"), "errors": bindparam("errors")}
+        common: dict[str, Any] = {
+            name: bindparam(name) for name in ("final", "etag", "updated_at", "orphan", "errors")
+        }
         if content:
             connection.execute(
                 update(e).where(e.c.pk == bindparam("b_pk")).values(
