@@ -7,14 +7,18 @@ different from a plain `yaml.safe_load`:
   uses: `yes`/`no`/`on`/`off` stay strings and dates stay strings, so an entity reads the
   same in greenroom as in Backstage.
 * Input is bounded: a byte limit, libyaml's nesting limit (1000), and an alias-expansion
-  limit that stops "billion laughs" documents before anything walks the expanded tree.
+  limit that stops "billion laughs" documents before anything walks the expanded tree. An
+  alias inside its own anchor (a recursive document) is refused: nothing downstream could
+  walk it.
+* A mapping with the same key twice is an error, as in Backstage's `yaml` package (whose
+  `uniqueKeys` default refuses it): a reader must not see one value and greenroom use another.
 * Errors are `YamlError` (an `InputError`) naming the source, line and column.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +48,26 @@ class YamlError(InputError):
 
 
 class _Yaml12Loader(yaml.CSafeLoader):  # type: ignore[misc]
-    """libyaml's parser with YAML 1.2 core-schema scalar resolution."""
+    """libyaml's parser with YAML 1.2 core-schema scalar resolution and unique keys."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping node, but found {type(node).__name__}", node.start_mark
+            )
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, "found unhashable key", key_node.start_mark
+                )
+            if key in mapping:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"duplicate key '{key}'", key_node.start_mark
+                )
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {}
@@ -89,26 +112,47 @@ class Document:
 
 
 def _check_alias_expansion(node: yaml.Node, *, source: str) -> None:
-    """Refuse documents whose aliases expand to far more nodes than were written."""
+    """Refuse recursive documents and those whose aliases expand to far more nodes than written.
+
+    The walk is iterative (libyaml allows 1000 levels of nesting, more than Python's stack),
+    and each node is measured once, so a bomb costs as much to check as it took to write.
+    """
     sizes: dict[int, int] = {}
-    written = 0
-
-    def size(n: yaml.Node) -> int:
-        nonlocal written
-        key = id(n)
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        key = id(current)
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [n for pair in current.value for n in pair]
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            continue
         if key in sizes:
-            return sizes[key]
-        written += 1
-        sizes[key] = 1  # breaks recursive aliases while this node is being measured
-        total = 1
-        if isinstance(n, yaml.SequenceNode):
-            total += sum(size(child) for child in n.value)
-        elif isinstance(n, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in n.value)
-        sizes[key] = total
-        return total
-
-    expanded = size(node)
+            continue
+        if key in on_path:
+            raise YamlError(
+                "an alias refers to a node that contains it (a recursive document)",
+                source=source,
+                line=current.start_mark.line + 1,
+            )
+        on_path.add(key)
+        stack.append((current, True))
+        for child in children:
+            if id(child) in on_path:
+                raise YamlError(
+                    "an alias refers to a node that contains it (a recursive document)",
+                    source=source,
+                    line=child.start_mark.line + 1,
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+    written = len(sizes)
+    expanded = sizes[id(node)]
     limit = max(ALIAS_EXPANSION_FLOOR, written * ALIAS_EXPANSION_FACTOR)
     if expanded > limit:
         raise YamlError(
@@ -146,16 +190,21 @@ def iter_nodes(
             if may_alias:
                 _check_alias_expansion(node, source=source)
             yield node, loader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        col = f", column {mark.column + 1}" if mark is not None else ""
-        raise YamlError(f"{problem}{col}", source=source, line=line) from exc
     except yaml.YAMLError as exc:
-        raise YamlError(str(exc), source=source) from exc
+        raise _yaml_error(exc, source=source) from exc
     finally:
         loader.dispose()
+
+
+def _yaml_error(exc: yaml.YAMLError, *, source: str, line: int | None = None) -> YamlError:
+    """A YamlError naming the line and column libyaml or the constructor pointed at."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if mark is not None:
+            return YamlError(f"{problem}, column {mark.column + 1}", source=source, line=mark.line + 1)
+        return YamlError(problem, source=source, line=line)
+    return YamlError(str(exc), source=source, line=line)
 
 
 def load_all(data: str | bytes, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Document]:
@@ -165,7 +214,7 @@ def load_all(data: str | bytes, *, source: str, max_bytes: int = DEFAULT_MAX_BYT
         try:
             value = loader.construct_document(node)
         except yaml.YAMLError as exc:
-            raise YamlError(str(exc), source=source, line=node.start_mark.line + 1) from exc
+            raise _yaml_error(exc, source=source, line=node.start_mark.line + 1) from exc
         docs.append(Document(value=value, line=node.start_mark.line + 1))
     return docs
 

@@ -12,7 +12,8 @@ Semantics follow Backstage's config loader:
   relative to the file that names them. Includes may nest, up to a depth limit, and may
   not form a cycle.
 * `APP_CONFIG_<key_path>` environment variables override keys (`_` separates path parts;
-  the value is parsed as JSON and falls back to a string).
+  the value is parsed as JSON and falls back to a string; an empty value is ignored and
+  `null` is refused, as in Backstage).
 
 greenroom adds secret references resolved from a secret store (see `secrets.py`):
 `{$vault: {path: ..., key: ...}}` and `{$awsSecret: {secretId: ..., key: ...}}`.
@@ -20,6 +21,13 @@ greenroom adds secret references resolved from a secret store (see `secrets.py`)
 Every value remembers where it came from (file and line) and whether it is a secret (it
 came from `$env`, `$file`, `${VAR}` or a secret store, or sits under a key whose name says
 secret), so errors can point at the right line and secrets can be redacted everywhere.
+`reference_paths` are the values that are not literals of a config file: those from `$env`,
+`$file`, `${VAR}` or a secret store (an `$include`d file is config like any other, so its
+literals stay literals).
+
+Input is bounded: each file's size, nesting depth, `$include` depth and the number of
+included files, so a hostile or broken file fails with a clear error instead of exhausting
+memory or the stack.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from greenroom.config.model import Config, Origin
+from greenroom.config.model import Config, Origin, split_path
 from greenroom.config.secrets import SecretRef, SecretResolver
 from greenroom.errors import ConfigError
 from greenroom.yamlsafe import YamlError, iter_nodes
@@ -42,6 +50,10 @@ from greenroom.yamlsafe import YamlError, iter_nodes
 MAX_CONFIG_BYTES = 2 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 32
 MAX_INCLUDED_FILES = 256
+# Deeper than any real config; keeps every recursive walk (merge, copy, redaction) far from
+# Python's recursion limit.
+MAX_CONFIG_DEPTH = 64
+_ENV_KEY_PART = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$", re.IGNORECASE)
 _SUBSTITUTION = re.compile(r"(\$?\$\{[^{}]*\})")
 _PARAMETER = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+=?])(?P<word>.*))?$")
 _SECRET_STORE_KEYS = {"$vault", "$awsSecret"}
@@ -50,7 +62,7 @@ _REFERENCE_KEYS = {"$env", "$file", "$include"} | _SECRET_STORE_KEYS
 # A literal under one of these key names is a secret even when written inline, so it is
 # redacted like one (and the posture audit flags it as a literal secret).
 SECRET_KEY_PATTERN = re.compile(
-    r"^(?!.*(?:url|uri|endpoint|file|path|name|type|header|id)$)"
+    r"^(?!.*(?:url|uri|endpoint|file|path|name|type|header|(?<!secret)id)$)"
     r".*(?:secret|password|passwd|token|apikey|api_key|privatekey|private_key|accesskey|access_key"
     r"|signingkey|^keys?$|^auth$|^authorization$|^credentials$|^cert(?:ificate)?$)",
     re.IGNORECASE,
@@ -89,9 +101,15 @@ def _scalar(node: yaml.ScalarNode, loader: Any) -> Any:
 
 
 def _node_to_python(
-    node: yaml.Node, loader: Any, *, source: str, path: str, origins: dict[str, Origin]
+    node: yaml.Node, loader: Any, *, source: str, path: str, origins: dict[str, Origin], depth: int = 0
 ) -> Any:
     """Convert a composed node to plain data, recording each key's line."""
+    if depth > MAX_CONFIG_DEPTH:
+        # Also what stops a recursive alias (`a: &x [*x]`), which is infinitely deep.
+        raise ConfigError(
+            f"{source}:{node.start_mark.line + 1}: config nested more than {MAX_CONFIG_DEPTH} levels deep",
+            path=path or None,
+        )
     origins[path] = Origin(source, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -106,21 +124,29 @@ def _node_to_python(
                     f"{source}:{key_node.start_mark.line + 1}: duplicate key '{key}'", path=_join(path, key)
                 )
             child = _join(path, key)
-            out[key] = _node_to_python(value_node, loader, source=source, path=child, origins=origins)
+            out[key] = _node_to_python(
+                value_node, loader, source=source, path=child, origins=origins, depth=depth + 1
+            )
             origins[child] = Origin(source, key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _node_to_python(item, loader, source=source, path=_join(path, i), origins=origins)
+            _node_to_python(item, loader, source=source, path=_join(path, i), origins=origins, depth=depth + 1)
             for i, item in enumerate(node.value)
         ]
     return _scalar(node, loader)  # type: ignore[arg-type]
 
 
+def _read_bounded(file: Path, limit: int) -> bytes:
+    """At most `limit + 1` bytes: enough to tell an oversized file without reading all of it."""
+    with file.open("rb") as handle:
+        return handle.read(limit + 1)
+
+
 def _read_yaml_file(file: Path, *, origins: dict[str, Origin], path: str) -> Any:
     source = str(file)
     try:
-        data = file.read_bytes()
+        data = _read_bounded(file, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {source}: {exc.strerror}", path=path or None) from exc
     try:
@@ -132,7 +158,8 @@ def _read_yaml_file(file: Path, *, origins: dict[str, Origin], path: str) -> Any
     if len(nodes) > 1:
         raise ConfigError(f"{source}: a config file must hold one YAML document", path=path or None)
     node, loader = nodes[0]
-    return _node_to_python(node, loader, source=source, path=path, origins=origins)
+    depth = len(split_path(path))  # an included file sits below the key that includes it
+    return _node_to_python(node, loader, source=source, path=path, origins=origins, depth=depth)
 
 
 def _substitute(text: str, env: Mapping[str, str]) -> str | None:
@@ -184,6 +211,7 @@ class _Transformer:
             substituted = _substitute(value, self.state.env)
             if substituted != value:
                 self.state.reference_paths.add(path)
+                self.state.secret_paths.add(path)
                 if substituted is None:
                     self.state.unresolved[path] = value
             return substituted
@@ -226,23 +254,30 @@ class _Transformer:
             return self._secret_store(key, arg, path=path)
         if not isinstance(arg, str):
             raise ConfigError(f"{key} value is not a string", path=path)
+        if key == "$include":
+            return self._include(arg, path=path, base_dir=base_dir, stack=stack)
         self.state.reference_paths.add(path)
+        self.state.secret_paths.add(path)
         if key == "$env":
             raw = self.state.env.get(arg)
             if raw is None:
                 self.state.unresolved[path] = f"$env: {arg}"
                 return None
             return raw.strip()
-        if key == "$file":
-            file = (base_dir / arg).resolve()
-            try:
-                return file.read_text(encoding="utf-8")
-            except OSError as exc:
-                if not self.state.strict_files:
-                    self.state.unresolved[path] = f"$file: {arg}"
-                    return f"<unresolved file: {arg}>"
-                raise ConfigError(f"failed to read file {arg}, {exc.strerror}", path=path) from exc
-        return self._include(arg, path=path, base_dir=base_dir, stack=stack)
+        file = (base_dir / arg).resolve()
+        try:
+            data = _read_bounded(file, MAX_CONFIG_BYTES)
+        except OSError as exc:
+            if not self.state.strict_files:
+                self.state.unresolved[path] = f"$file: {arg}"
+                return f"<unresolved file: {arg}>"
+            raise ConfigError(f"failed to read file {arg}, {exc.strerror}", path=path) from exc
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"file {arg} is larger than the limit of {MAX_CONFIG_BYTES} bytes", path=path)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"file {arg} is not valid UTF-8", path=path) from exc
 
     def _include(self, arg: str, *, path: str, base_dir: Path, stack: tuple[Path, ...]) -> Any:
         file_part, _, data_path = arg.partition("#")
@@ -306,13 +341,17 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     for name, raw in sorted(env.items()):
         if not name.startswith("APP_CONFIG_"):
             continue
+        if not raw:
+            continue
         parts = name[len("APP_CONFIG_") :].split("_")
-        if not all(parts):
+        if not all(_ENV_KEY_PART.match(part) for part in parts) or len(parts) > MAX_CONFIG_DEPTH:
             raise ConfigError(f"invalid environment override {name}")
         try:
             value = json.loads(raw)
         except ValueError:
             value = raw
+        if value is None:
+            raise ConfigError(f"environment override {name} may not be null")
         node = overrides
         for part in parts[:-1]:
             node = node.setdefault(part, {})

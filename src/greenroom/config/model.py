@@ -178,11 +178,20 @@ class Config:
 
     # -- derived configs ---------------------------------------------------------------
     def with_values(self, values: Mapping[str, Any]) -> Config:
-        """A copy with dotted keys set (used for command-line overrides)."""
+        """A copy with dotted keys set (used for command-line overrides).
+
+        A value under a secret-named key is a secret like one loaded from a file, and the
+        keys below a replaced path no longer point at the file that set them.
+        """
+        from greenroom.config.loader import SECRET_KEY_PATTERN
+
         data = self.as_dict()
         origins = dict(self._origins)
+        secret_paths = set(self.secret_paths)
         for path, value in values.items():
             parts = [p for p in split_path(path) if isinstance(p, str)]
+            if not parts or "[" in path:
+                raise ConfigError("overrides take dotted object keys, not list indexes", path=path)
             node = data
             for part in parts[:-1]:
                 nxt = node.get(part)
@@ -191,11 +200,14 @@ class Config:
                     node[part] = nxt
                 node = nxt
             node[parts[-1]] = value
+            for known in [p for p in origins if p.startswith((path + ".", path + "["))]:
+                del origins[known]
             origins[path] = Origin("command line", None)
+            secret_paths.update(_secret_named(value, path, SECRET_KEY_PATTERN))
         return Config(
             data,
             origins=origins,
-            secret_paths=self.secret_paths,
+            secret_paths=frozenset(secret_paths),
             reference_paths=self.reference_paths,
             unresolved=self.unresolved,
             sources=self.sources,
@@ -211,3 +223,18 @@ def _leaves(value: Any) -> Iterable[Any]:
             yield from _leaves(item)
     elif value is not None:
         yield value
+
+
+def _secret_named(value: Any, path: str, pattern: re.Pattern[str]) -> Iterable[str]:
+    """Paths at or below `path` whose key name says secret (as the loader marks them)."""
+    key = path.rsplit(".", 1)[-1]
+    if pattern.search(key) and not isinstance(value, dict | bool):
+        yield path
+    if isinstance(value, dict):
+        for child, item in value.items():
+            yield from _secret_named(item, f"{path}.{child}", pattern)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                for child, sub in item.items():
+                    yield from _secret_named(sub, f"{path}[{i}].{child}", pattern)

@@ -142,9 +142,24 @@ def validate_section(config: Config, model: type[BaseModel], *, root: str = "") 
             if full in seen:
                 continue
             seen.add(full)
-            shown = "[secret]" if config.is_secret(full) else repr(error.get("input"))[:80]
-            lines.append(f"  {full or '<root>'}: {error['msg']} (got {shown}){config.where(full)}")
-        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+            lines.append(f"  {full or '<root>'}: {error['msg']} (got {_shown(config, full, error.get('input'))})"
+                         f"{config.where(full)}")
+        raise ConfigError(config.redact_text("invalid configuration:\n" + "\n".join(lines))) from None
+
+
+def _shown(config: Config, path: str, value: Any) -> str:
+    """What an error may say about the bad value: never a secret, never a whole object.
+
+    For a missing key pydantic's input is the enclosing object, which may hold secrets next
+    to the missing key; so objects and lists are described by their type only.
+    """
+    if config.is_secret(path):
+        return "[secret]"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)[:80]
 
 
 def validate_core(config: Config) -> CoreConfig:

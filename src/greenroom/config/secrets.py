@@ -76,6 +76,8 @@ class SecretRef:
         if key is not None and not isinstance(key, str):
             raise ConfigError(f"{ref_key} 'key' must be a string", path=path)
         mount = arg.get("mount")
+        if mount is not None and (not isinstance(mount, str) or not mount):
+            raise ConfigError(f"{ref_key} 'mount' must be a non-empty string", path=path)
         return cls(
             store="vault" if ref_key == "$vault" else "aws",
             name=name,
@@ -146,10 +148,24 @@ class VaultResolver(_CachingResolver):
     ) -> None:
         super().__init__()
         import hvac
+        import hvac.exceptions
 
-        self._client = hvac.Client(url=address, token=token, namespace=namespace, timeout=timeout_s, verify=verify)
-        if token is None and role_id and secret_id:
-            self._client.auth.approle.login(role_id=role_id, secret_id=secret_id)
+        use_approle = not token and bool(role_id and secret_id)
+        if not token and not use_approle:
+            # hvac would quietly fall back to VAULT_TOKEN or ~/.vault-token: credentials the
+            # config never named. A token from an unset variable must fail here instead.
+            raise ConfigError(
+                "needs a token or auth.approle.roleId and auth.approle.secretId", path="secrets.vault"
+            )
+        self._client = hvac.Client(url=address, token=token or "", namespace=namespace, timeout=timeout_s,
+                                   verify=verify)
+        if use_approle:
+            try:
+                self._client.auth.approle.login(role_id=role_id, secret_id=secret_id)
+            except (hvac.exceptions.VaultError, OSError) as exc:
+                raise ConfigError(
+                    f"Vault AppRole login failed: {type(exc).__name__}", path="secrets.vault.auth.approle"
+                ) from exc
         self._mount = mount
         self._kv_version = kv_version
 
@@ -189,7 +205,12 @@ class AwsSecretsManagerResolver(_CachingResolver):
             raise ConfigError(
                 "$awsSecret needs boto3: install greenroom with the 'aws' extra (pip install 'greenroom[aws]')"
             ) from exc
-        self._client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            self._client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
+        except BotoCoreError as exc:  # e.g. no region configured anywhere
+            raise ConfigError(f"cannot set up AWS Secrets Manager: {exc}", path="secrets.aws") from exc
 
     def _fetch(self, ref: SecretRef) -> Mapping[str, Any] | str:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -200,7 +221,9 @@ class AwsSecretsManagerResolver(_CachingResolver):
             code = exc.response.get("Error", {}).get("Code", "Error")
             raise ConfigError(f"AWS Secrets Manager: {code} for {ref.name}", path=ref.path) from exc
         except BotoCoreError as exc:
-            raise ConfigError(f"AWS Secrets Manager read of {ref.name} failed: {type(exc).__name__}", path=ref.path) from exc
+            raise ConfigError(
+                f"AWS Secrets Manager read of {ref.name} failed: {type(exc).__name__}", path=ref.path
+            ) from exc
         value = response.get("SecretString")
         if not isinstance(value, str):
             raise ConfigError(f"AWS secret {ref.name} has no SecretString", path=ref.path)

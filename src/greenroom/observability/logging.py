@@ -25,6 +25,19 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self._redact = redact or (lambda s: s)
 
+    def _clean(self, value: Any) -> Any:
+        """Redact before JSON encoding: a secret holding `"`, `\\` or a newline would no
+        longer be found in the encoded line, where it appears escaped."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._clean(v) for v in value]
+        return self._redact(str(value))
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -41,7 +54,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        text = orjson.dumps(payload, default=str).decode()
+        text = orjson.dumps(self._clean(payload)).decode()
         return self._redact(text)
 
 
