@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -144,27 +145,56 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> N
     raise AssertionError("server not ready")
 
 
+def _login_url(lines: list[str], proc: subprocess.Popen[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(lines):
+            if "/api/auth/local/login?token=" in line:
+                return line.strip()
+        if proc.poll() is not None:
+            raise AssertionError("serve exited: " + "".join(lines))
+        time.sleep(0.05)
+    raise AssertionError("no login link printed: " + "".join(lines))
+
+
 def test_zero_config_serve_runs_on_loopback_with_example_catalog(tmp_path):
+    """Local mode: no guest, no credential-less admin; a one-time login link signs the local admin in."""
     port = free_port()
     env = {**os.environ, "GREENROOM_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen([sys.executable, "-m", "greenroom.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    assert proc.stderr is not None
+    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{port}"
+        login = _login_url(lines, proc)
+        assert login.startswith(f"{url}/api/auth/local/login?token=")
         _wait_ready(url, proc)
+        # Without signing in, loopback callers get nothing: local mode has no credential-less admin.
+        assert httpx.get(f"{url}/api/catalog/entity-facets?facet=kind").status_code == 401
+        signed_in = httpx.get(login)
+        assert signed_in.status_code == 200
+        cookie = signed_in.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert "Secure" not in cookie  # dropped only because this is local mode on http://127.0.0.1
+        assert httpx.get(login).status_code == 401  # the link works once
+        session = {"greenroom-session": signed_in.cookies["greenroom-session"]}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            body = httpx.get(f"{url}/api/catalog/entity-facets?facet=kind").json()
+            body = httpx.get(f"{url}/api/catalog/entity-facets?facet=kind", cookies=session).json()
             kinds = {f["value"] for f in body["facets"]["kind"]}
             if len(kinds) == 9:
                 break
             time.sleep(0.2)
         assert kinds == {"API", "Component", "Domain", "Group", "Location", "Resource", "System", "Template", "User"}
-        relations = httpx.get(f"{url}/api/catalog/entities/by-name/group/default/storefront-team").json()["relations"]
+        relations = httpx.get(f"{url}/api/catalog/entities/by-name/group/default/storefront-team",
+                              cookies=session).json()["relations"]
         types = {r["type"] for r in relations}
         assert {"ownerOf", "hasMember", "childOf"} <= types
         # Local mode answers loopback only and refuses a foreign Host header (DNS rebinding).
-        assert httpx.get(f"{url}/api/catalog/entities", headers={"Host": "evil.example"}).status_code == 421
+        assert httpx.get(f"{url}/api/catalog/entities", headers={"Host": "evil.example"},
+                         cookies=session).status_code == 421
         assert (tmp_path / "home" / "greenroom.sqlite").exists()
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://{_non_loopback_address()}:{port}/healthz", timeout=1)

@@ -29,12 +29,15 @@ from greenroom.http.errors import (
     validation_error_handler,
 )
 from greenroom.http.middleware import GreenroomMiddleware
+from greenroom.identity import IDENTITY, IdentityService
+from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
+from greenroom.identity.config import check_production_sign_in, load_settings
 from greenroom.kernel.core_services import CORE_SERVICE_IDS, PERMISSIONS, URL_READER
 from greenroom.kernel.registry import Registry, migrations_of, start_plugins
 from greenroom.kernel.routing import Guard, PluginRouter, RouteDeclaration
 from greenroom.kernel.services import ServiceRegistry
 from greenroom.permissions.model import Permission
-from greenroom.permissions.policy import FoundationPolicy, PermissionService
+from greenroom.permissions.policy import FoundationPolicy, PermissionService, rbac_admins
 from greenroom.posture.gate import POSTURE, enforce_posture
 from greenroom.reading import UrlReader
 
@@ -53,6 +56,7 @@ class Portal:
     database: Database
     registry: Registry
     authenticator: Authenticator
+    identity: IdentityService
     production: bool
     local_mode: bool
 
@@ -125,15 +129,20 @@ def create_portal(
     production = production or core.app.production
     if production and local_mode:
         raise GreenroomError("local mode cannot run in production")
+    if production:
+        check_production_sign_in(config)
     posture = enforce_posture(config, production=production)
     database = Database.from_config(config)
+    identity = IdentityService(database, load_settings(config, production=production, local_mode=local_mode))
     external = [e.model_dump() for e in core.backend.auth.externalAccess]
-    authenticator = Authenticator(external, local_mode=local_mode)
-    permissions = PermissionService(FoundationPolicy())
+    authenticator = Authenticator(external, local_mode=local_mode, identity=identity, production=production)
+    # Interim until RBAC: RHDH's `permission.rbac.admin.users` get full access, other users nothing.
+    permissions = PermissionService(FoundationPolicy(rbac_admins(config.get("permission.rbac.admin.users"))))
     guard = Guard(authenticator, permissions)
     services = ServiceRegistry()
     services.register(URL_READER, UrlReader.from_config(config.get("backend.reading")), provider="core")
     services.register(PERMISSIONS, permissions, provider="core")
+    services.register(IDENTITY, identity, provider="core")
     services.register(POSTURE, posture, provider="core")
 
     @contextlib.asynccontextmanager
@@ -150,6 +159,7 @@ def create_portal(
                 for hook in reversed(context.stop_hooks):
                     with contextlib.suppress(Exception):
                         hook()
+            identity.outbound.close()
             database.dispose()
 
     app = FastAPI(
@@ -165,13 +175,15 @@ def create_portal(
         database=database,
         services=services,
         guard=guard,
-        core_service_ids=CORE_SERVICE_IDS | {POSTURE.id},
+        core_service_ids=CORE_SERVICE_IDS | {POSTURE.id, IDENTITY.id},
         production=production,
         core_permissions=CORE_PERMISSIONS,
         search_path=plugin_search_path,
     )
+    if production and registry.plugin("auth") is None:
+        raise GreenroomError("production mode needs the auth plugin (it is listed in plugins.disabled)")
     if migrate:
-        upgrade(database, migrations_of(registry.plugins))
+        upgrade(database, [IDENTITY_MIGRATIONS, *migrations_of(registry.plugins)])
     registry.routes.add(RouteDeclaration("core", "GET", "/api/openapi.json", None, public=True))
     for context in registry.contexts:
         for router in context.routers:
@@ -197,6 +209,7 @@ def create_portal(
         database=database,
         registry=registry,
         authenticator=authenticator,
+        identity=identity,
         production=production,
         local_mode=local_mode,
     )

@@ -50,6 +50,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_local_bind(local_mode: bool, host: str) -> None:
+    if local_mode and not _is_loopback(host):
+        raise GreenroomError(
+            f"local mode (no identity provider configured) only binds to loopback; {host} is not "
+            "(configure an identity provider under auth.providers to serve on other interfaces)"
+        )
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
@@ -69,6 +77,8 @@ def serve(
     import uvicorn
 
     from greenroom.app import create_portal
+    from greenroom.identity.config import configured_providers
+    from greenroom.identity.service import LOCAL_LOGIN_TTL
 
     try:
         cfg = load(config)
@@ -86,13 +96,12 @@ def serve(
             cfg = cfg.with_values(overrides)
         configure_logging(level=log_level, json_format=log_format == "json", redact=cfg.redact_text)
         production = production or cfg.get_bool("app.production")
-        local_mode = not config and not production
-        if local_mode and not _is_loopback(listen_host):
-            raise GreenroomError(
-                f"zero-config local mode only binds to loopback; {listen_host} is not (give a --config "
-                "with an identity provider or externalAccess tokens to serve on other interfaces)"
-            )
+        # Local mode: nobody can sign in through an identity provider, so the local admin gets a
+        # one-time login link instead (never a guest user), and the server stays on loopback.
+        local_mode = not production and not configured_providers(cfg)
+        _check_local_bind(local_mode, listen_host)
         portal = create_portal(cfg, production=production, local_mode=local_mode)
+        login_url = portal.identity.issue_local_login() if local_mode else None
     except GreenroomError as exc:
         raise fail(exc) from None
     log = logging.getLogger("greenroom.cli")
@@ -101,11 +110,14 @@ def serve(
         extra={"url": f"http://{listen_host}:{listen_port}", "database": portal.database.describe(),
                "local_mode": local_mode},
     )
-    if local_mode:
+    if login_url is not None:
         err.print(
-            f"greenroom is running in local mode at http://{listen_host}:{listen_port} "
-            "(loopback only, no sign-in; the example catalog is loaded).",
+            f"greenroom is running in local mode at http://{listen_host}:{listen_port} (loopback only"
+            + ("; the example catalog is loaded" if not config else "")
+            + ").\nSign in as the local admin with this one-time link (single use, valid for "
+            f"{int(LOCAL_LOGIN_TTL // 60)} minutes):\n\n    {login_url}\n",
             highlight=False,
+            soft_wrap=True,
         )
     uvicorn.run(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
                 proxy_headers=False, server_header=False)
@@ -116,6 +128,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database schema of the core and every enabled plugin."""
     from greenroom.db.engine import Database
     from greenroom.db.migrate import upgrade
+    from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
     from greenroom.kernel.loader import load as load_plugin
     from greenroom.kernel.registry import migrations_of, plugin_candidates
 
@@ -124,7 +137,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
         database = Database.from_config(cfg)
         candidates, _refused = plugin_candidates(cfg)
         plugins = [load_plugin(c) for c in candidates]
-        upgrade(database, migrations_of(plugins))
+        upgrade(database, [IDENTITY_MIGRATIONS, *migrations_of(plugins)])
     except GreenroomError as exc:
         raise fail(exc) from None
     out.print(f"database at {database.describe()} is up to date")

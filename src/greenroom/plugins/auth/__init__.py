@@ -1,0 +1,1 @@
+"""The auth plugin: Backstage's auth-backend routes under `/api/auth` and the identity providers."""
