@@ -127,10 +127,15 @@ class ReadingPolicy:
         """`evaluate`, raising `UrlNotAllowedError` on refusal."""
         decision = self.evaluate(url)
         if not decision.allowed:
-            raise UrlNotAllowedError(
-                f"Reading from '{url.redacted()}' is not allowed: {decision.reason}",
-                rule=decision.rule,
-            )
+            if decision.rule in ("host", "empty-allow-list"):  # Backstage's wording, for clients and operators
+                message = (
+                    f"Reading from '{url.redacted()}' is not allowed. You may need to configure an integration "
+                    "for the target host, or add it to the configured list of allowed hosts at "
+                    "'backend.reading.allow'"
+                )
+            else:
+                message = f"Reading from '{url.redacted()}' is not allowed: {decision.reason}"
+            raise UrlNotAllowedError(message, rule=decision.rule)
         return decision
 
 

@@ -18,7 +18,7 @@ from greenroom.kernel import Authorization, PluginRouter, Result, authorization
 from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.openapi import describe
-from greenroom.plugins.catalog.processing.pipeline import generated_location_ref
+from greenroom.plugins.catalog.processing.pipeline import generated_location_ref, processing_order
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.store.filters import location_matches, parse_filter_params
 from greenroom.plugins.catalog.store.queries import OrderField, QueryRequest, decode_cursor, project
@@ -386,7 +386,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
                 raise InputError(", ".join(f"{e.name}: {e.message}" for e in result.errors))
             location = {"type": spec.type, "target": spec.target, "id": spec.key,
                         "entityRef": generated_location_ref(spec)}
-            entities = [e.entity for e in result.entities.values()]
+            entities = [e.entity for e in processing_order(result)]
             return _json({"exists": exists, "location": location, "entities": entities}, 201)
         created = await run_in_threadpool(service.add_location, spec)
         return _json({"location": created.to_json(), "entities": []}, 201)

@@ -48,7 +48,7 @@ from greenroom.plugins.catalog.processing.placeholders import (
 )
 from greenroom.plugins.catalog.processing.rules import RulesEnforcer
 from greenroom.plugins.catalog.store.search import check_key_casing
-from greenroom.yamlsafe import YamlError, load_all
+from greenroom.yamlsafe import Document, YamlError, iter_all
 
 MANAGED_BY_LOCATION = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN = "backstage.io/managed-by-origin-location"
@@ -124,14 +124,29 @@ class TreeResult:
     entities: dict[str, Emitted] = field(default_factory=dict)
     errors: list[ProcessingError] = field(default_factory=list)
     warnings: list[ProcessingError] = field(default_factory=list)
-    failed_refs: dict[str, ProcessingError] = field(default_factory=dict)
-    partial: bool = False
+    failed_refs: dict[str, list[ProcessingError]] = field(default_factory=dict)
+    failed_parents: set[str] = field(default_factory=set)  # Location entities whose read failed
+    partial: bool = False  # a tree-wide limit was hit: keep everything stored before
     files_read: int = 0
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+class _ReadAbandoned(Exception):  # noqa: N818 - a control-flow signal, never shown
+    """The current read stops here; its failures say why."""
+
+
+@dataclass
+class _Child:
+    """A Location entity's targets, resolved, or why some could not be."""
+
+    parent_key: str
+    specs: list[LocationSpec]
+    errors: list[ProcessingError]
+    optional: bool
 
 
 @dataclass
@@ -143,9 +158,13 @@ class _Read:
     specs: list[LocationSpec]
     depth: int
     ancestry: tuple[str, ...]
+    optional: bool = False  # `spec.presence: optional`: missing targets are not errors
     entities: dict[str, Emitted] = field(default_factory=dict)
-    children: list[tuple[str, list[LocationSpec]]] = field(default_factory=list)
-    failure: ProcessingError | None = None
+    children: list[_Child] = field(default_factory=list)
+    failures: list[ProcessingError] = field(default_factory=list)
+
+    def fail(self, location: str, message: str, name: str = "InputError", **where: Any) -> None:
+        self.failures.append(ProcessingError(location, message, name, entity_ref=self.parent_key, **where))
 
 
 def entity_body(entity: dict[str, Any]) -> tuple[bytes, str]:
@@ -153,8 +172,14 @@ def entity_body(entity: dict[str, Any]) -> tuple[bytes, str]:
     return body, hashlib.sha256(body).hexdigest()
 
 
-def _annotate(entity: dict[str, Any], location: LocationSpec, origin: LocationSpec) -> dict[str, Any]:
-    """AnnotateLocationEntityProcessor: location annotations first, the entity's own win."""
+def _annotate(
+    entity: dict[str, Any], location: LocationSpec, origin: LocationSpec, *, namespace_defaulted: bool
+) -> dict[str, Any]:
+    """AnnotateLocationEntityProcessor: location annotations first, the entity's own win.
+
+    Key order follows Backstage's merges: `metadata` first; in it the defaulted namespace
+    (when the source had none), then `annotations`, then the source's keys.
+    """
     metadata = entity["metadata"]
     annotations = metadata.get("annotations")
     if annotations is not None and not isinstance(annotations, dict):
@@ -172,7 +197,10 @@ def _annotate(entity: dict[str, Any], location: LocationSpec, origin: LocationSp
     # to be managed by another location (Backstage lets the entity's own value win here).
     merged[MANAGED_BY_LOCATION] = location.key
     merged[MANAGED_BY_ORIGIN] = origin.key
-    out = {"metadata": {**metadata, "annotations": merged}}
+    ordered: dict[str, Any] = {"namespace": metadata["namespace"]} if namespace_defaulted else {}
+    ordered["annotations"] = merged
+    ordered.update((k, v) for k, v in metadata.items() if k not in ordered)
+    out = {"metadata": ordered}
     out.update((k, v) for k, v in entity.items() if k != "metadata")
     return out
 
@@ -257,22 +285,25 @@ class TreeReader:
         while queue:
             read = queue.pop(0)
             self._run(read, origin, root_dir, result, seen)
-            if read.failure is not None:
-                result.partial = True
-                result.errors.append(read.failure)
+            if read.failures:
+                # Backstage: the parent's processing fails; nothing it read is taken, and
+                # whatever it produced before stays as it was.
+                result.errors.extend(read.failures)
                 if read.parent_key is not None:
                     result.entities.pop(read.parent_key, None)
-                    result.failed_refs[read.parent_key] = read.failure
+                    result.failed_refs[read.parent_key] = read.failures
+                    result.failed_parents.add(read.parent_key)
                 continue
             for key, emitted in read.entities.items():
                 self._accept(key, emitted, result.entities, result)
-            for parent_key, specs in read.children:
-                if parent_key not in result.entities:
+            for child in read.children:
+                if result.entities.get(child.parent_key) is None:
                     continue
-                parent = result.entities[parent_key]
+                parent = result.entities[child.parent_key]
                 queue.append(
-                    _Read(parent_key, parent.location_key, specs, depth=read.depth + 1,
-                          ancestry=(*read.ancestry, *(s.key for s in read.specs)))
+                    _Read(child.parent_key, parent.location_key, child.specs, depth=read.depth + 1,
+                          ancestry=(*read.ancestry, *(s.key for s in read.specs)), optional=child.optional,
+                          failures=list(child.errors))
                 )
             if len(result.entities) > MAX_ENTITIES_PER_TREE:
                 result.errors.append(
@@ -306,63 +337,48 @@ class TreeReader:
     def _run(
         self, read: _Read, origin: LocationSpec, root_dir: Path | None, result: TreeResult, seen: set[str]
     ) -> None:
+        """Read every target of `read`, collecting every failure (as Backstage reports them all)."""
         if read.depth > MAX_LOCATION_DEPTH:
-            read.failure = ProcessingError(
-                read.parent_location, f"Locations nested more than {MAX_LOCATION_DEPTH} deep"
-            )
+            read.fail(read.parent_location, f"Locations nested more than {MAX_LOCATION_DEPTH} deep")
             return
         for spec in read.specs:
             if spec.key in read.ancestry:
-                chain = " -> ".join((*read.ancestry, spec.key))
-                read.failure = ProcessingError(read.parent_location, f"Location cycle detected: {chain}",
-                                               entity_ref=read.parent_key)
-                return
-        for spec in read.specs:
+                read.fail(read.parent_location, f"Location cycle detected: {' -> '.join((*read.ancestry, spec.key))}")
+                continue
             for file_spec in self._expand(spec, root_dir, read):
-                if read.failure is not None:
-                    return
                 if file_spec.key in seen:
                     continue  # the same file reached twice (not a cycle): read once
                 seen.add(file_spec.key)
                 if result.files_read >= MAX_FILES_PER_TREE:
-                    read.failure = ProcessingError(
-                        origin.key, f"More than {MAX_FILES_PER_TREE} files in one location tree"
-                    )
+                    read.fail(origin.key, f"More than {MAX_FILES_PER_TREE} files in one location tree")
+                    result.partial = True
                     return
-                self._read_file(file_spec, read, origin, root_dir, result)
-            if read.failure is not None:
-                return
+                try:
+                    self._read_file(file_spec, read, origin, root_dir, result)
+                except _ReadAbandoned:
+                    return
 
     def _expand(self, spec: LocationSpec, root_dir: Path | None, read: _Read) -> list[LocationSpec]:
         if spec.type == "file":
             assert root_dir is not None
-            if spec.target.endswith(("/", "\\")):
-                read.failure = ProcessingError(
-                    read.parent_location,
-                    f"LocationEntityProcessor cannot handle file type location with target "
-                    f"{read.parent_location.partition(':')[2]} that ends with a path separator",
-                    entity_ref=read.parent_key,
-                )
-                return []
+            if not is_glob(spec.target):
+                return [spec]
             try:
-                matches = expand_file_glob(spec, root_dir) if is_glob(spec.target) else [spec]
-                if is_glob(spec.target) and self.on_file is not None:
-                    self.on_file(f"glob:{spec.target}", "\n".join(m.target for m in matches).encode())
+                matches = expand_file_glob(spec, root_dir)
             except GreenroomError as exc:
-                read.failure = ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key)
+                read.failures.append(ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key))
                 return []
-            if not matches:
-                read.failure = ProcessingError(spec.key, f"file {spec.target} does not exist", "NotFoundError",
-                                               entity_ref=read.parent_key)
+            if self.on_file is not None:
+                self.on_file(f"glob:{spec.target}", "\n".join(m.target for m in matches).encode())
+            if not matches and not read.optional:
+                read.fail(spec.key, f"file {spec.target} does not exist", "NotFoundError")
             return matches
         if spec.type == "url":
             if is_glob(spec.target.split("?", 1)[0].rsplit("/", 1)[-1]):
-                read.failure = ProcessingError(spec.key, "glob patterns are not supported for url locations",
-                                               entity_ref=read.parent_key)
+                read.fail(spec.key, "glob patterns are not supported for url locations")
                 return []
             return [spec]
-        read.failure = ProcessingError(read.parent_location, f"No processor was able to handle reading of {spec.key}",
-                                       entity_ref=read.parent_key)
+        read.fail(read.parent_location, f"No processor was able to handle reading of {spec.key}")
         return []
 
     def _read_bytes(self, spec: LocationSpec, root_dir: Path | None) -> bytes:
@@ -386,59 +402,81 @@ class TreeReader:
     ) -> None:
         try:
             data = self._read_bytes(spec, root_dir)
-            documents = load_all(data, source=spec.target)
+            documents = iter_all(data, source=spec.target)
+            result.files_read += 1
+            placeholders = may_have_placeholders(data)
+            for index, document in enumerate(documents):
+                self._document(document, index, spec, read, origin, root_dir, result, placeholders)
         except YamlError as exc:
-            read.failure = ProcessingError(spec.key, f"YAML error at {spec.key}, {exc.reason}", "Error",
-                                           line=exc.line, entity_ref=read.parent_key)
-            return
+            where = f" at line {exc.line}, column {exc.column}" if exc.line is not None and exc.column else ""
+            read.fail(spec.key, f"YAML error at {spec.key}, YAMLParseError: {exc.problem}{where}", "Error",
+                      line=exc.line)
+        except NotFoundError as exc:
+            if not read.optional:
+                read.failures.append(ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key))
         except GreenroomError as exc:
-            read.failure = ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key)
+            failure = ProcessingError.from_exception(exc, spec.key, entity_ref=read.parent_key)
             if spec.type == "url" and not exc.message.startswith("Unable to read url"):
-                read.failure.message = f"Unable to read url, {exc.message}"
+                failure.message = f"Unable to read url, {exc.message}"
+            read.failures.append(failure)
+
+    def _document(
+        self,
+        document: Document,
+        index: int,
+        spec: LocationSpec,
+        read: _Read,
+        origin: LocationSpec,
+        root_dir: Path | None,
+        result: TreeResult,
+        placeholders: bool,
+    ) -> None:
+        raw = document.value
+        if raw is None:
             return
-        result.files_read += 1
-        placeholders = may_have_placeholders(data)
-        for index, document in enumerate(documents):
-            raw = document.value
-            if raw is None:
-                continue
-            if not isinstance(raw, dict):
-                kind = "object" if isinstance(raw, list) else type(raw).__name__.replace("str", "string")
-                read.failure = ProcessingError(spec.key, f"Expected object at root, got {kind}", "Error",
-                                               line=document.line, document=index, entity_ref=read.parent_key)
+        if not isinstance(raw, dict):
+            kind = "object" if isinstance(raw, list) else type(raw).__name__.replace("str", "string")
+            read.fail(spec.key, f"Expected object at root, got {kind}", "Error", line=document.line, document=index)
+            return
+        if placeholders:
+            ctx = PlaceholderContext(spec, root_dir, self.read_url, self.on_file)
+            try:
+                raw = resolve_placeholders(raw, ctx)
+            except GreenroomError as exc:
+                message = (
+                    "Processor PlaceholderProcessor threw an error while preprocessing; "
+                    f"caused by Error: {exc.message}"
+                )
+                self._entity_failed(raw, result, ProcessingError(
+                    spec.key, message, "InputError", line=document.line, document=index,
+                    entity_ref=_ref_of_raw(raw), cause={"name": "Error", "message": exc.message}))
                 return
-            if placeholders:
-                ctx = PlaceholderContext(spec, root_dir, self.read_url, self.on_file)
-                try:
-                    raw = resolve_placeholders(raw, ctx)
-                except GreenroomError as exc:
-                    message = (
-                        "Processor PlaceholderProcessor threw an error while preprocessing; "
-                        f"caused by Error: {exc.message}"
-                    )
-                    self._entity_failed(raw, result, ProcessingError(
-                        spec.key, message, "InputError", line=document.line, document=index,
-                        entity_ref=_ref_of_raw(raw), cause={"name": "Error", "message": exc.message}))
-                    continue
-            emitted = self._prepare(raw, spec, origin, result, line=document.line, doc=index, read=read)
-            if read.failure is not None:
-                return
-            if emitted is None:
-                continue
-            emitted.parent = read.parent_key
-            self._accept(emitted.key, emitted, read.entities, result)
-            if emitted.kind == "Location":
-                targets = self._location_targets(emitted, spec, read, root_dir)
-                if read.failure is not None:
-                    return
-                if targets:
-                    read.children.append((emitted.key, targets))
+        emitted = self._prepare(raw, spec, origin, result, line=document.line, doc=index, read=read)
+        if emitted is None:
+            return
+        emitted.parent = read.parent_key
+        self._accept(emitted.key, emitted, read.entities, result)
+        if emitted.kind == "Location":
+            read.children.append(self._location_targets(emitted, spec, root_dir))
 
     def _entity_failed(self, raw: Any, result: TreeResult, error: ProcessingError) -> None:
         result.errors.append(error)
         ref = error.entity_ref or _ref_of_raw(raw)
         if ref is not None:
-            result.failed_refs[ref] = error
+            result.failed_refs[ref] = [error]
+
+    @staticmethod
+    def _not_allowed(ref: str | None, read: _Read, origin: LocationSpec, line: int | None, doc: int | None) -> None:
+        """A kind the rules refuse: Backstage throws at the first one and abandons the read."""
+        read.fail(
+            read.parent_location,
+            f"Entity {ref} at {read.parent_location}, originated at {origin.key}, "
+            "is not of an allowed kind for that location",
+            "NotAllowedError",
+            line=line,
+            document=doc,
+        )
+        raise _ReadAbandoned
 
     def _prepare(
         self,
@@ -451,33 +489,35 @@ class TreeReader:
         doc: int | None,
         read: _Read | None = None,
     ) -> Emitted | None:
+        where = {"line": line, "document": doc}
         try:
             entity = validate_entity(raw)
-            if read is not None and not self.rules.is_allowed(entity, origin):
-                read.failure = ProcessingError(
-                    read.parent_location,
-                    f"Entity {entity_ref_of(entity)} at {read.parent_location}, originated at {origin.key}, "
-                    "is not of an allowed kind for that location",
-                    "NotAllowedError",
-                    line=line,
-                    document=doc,
-                    entity_ref=read.parent_key,
-                )
-                return None
-            entity = _annotate(entity, spec, origin)
-            check_key_casing(entity)
-            relations = relations_for(entity)
         except EntityValidationError as exc:
-            error = ProcessingError.from_exception(exc, spec.key, line=line, document=doc, entity_ref=_ref_of_raw(raw))
-            if exc.stage == "envelope" and read is not None:
+            if read is not None and exc.stage == "envelope":
+                error = ProcessingError.from_exception(exc, spec.key, **where)
                 error.entity_ref = read.parent_key
-                read.failure = error
+                read.failures.append(error)
                 return None
+            # Backstage checks the rules on the emitted child before the child's own
+            # validation, so a kind the rules refuse fails the parent whatever else is wrong.
+            if read is not None and not self.rules.is_allowed(raw, origin):
+                self._not_allowed(_ref_of_raw(raw), read, origin, line, doc)
+                return None
+            error = ProcessingError.from_exception(exc, spec.key, entity_ref=_ref_of_raw(raw), **where)
             self._entity_failed(raw, result, error)
             return None
+        if read is not None and not self.rules.is_allowed(entity, origin):
+            self._not_allowed(entity_ref_of(entity), read, origin, line, doc)
+            return None
+        try:
+            metadata = raw.get("metadata")
+            defaulted = not (isinstance(metadata, dict) and metadata.get("namespace"))
+            entity = _annotate(entity, spec, origin, namespace_defaulted=defaulted)
+            check_key_casing(entity)
+            relations = relations_for(entity)
         except GreenroomError as exc:
-            self._entity_failed(raw, result, ProcessingError.from_exception(
-                exc, spec.key, line=line, document=doc, entity_ref=_ref_of_raw(raw)))
+            error = ProcessingError.from_exception(exc, spec.key, entity_ref=_ref_of_raw(raw), **where)
+            self._entity_failed(raw, result, error)
             return None
         body, digest = entity_body(entity)
         metadata = entity["metadata"]
@@ -495,32 +535,55 @@ class TreeReader:
             self._location_specs[emitted.key] = entity.get("spec") or {}
         return emitted
 
-    def _location_targets(
-        self, emitted: Emitted, spec: LocationSpec, read: _Read, root_dir: Path | None
-    ) -> list[LocationSpec]:
+    def _location_targets(self, emitted: Emitted, spec: LocationSpec, root_dir: Path | None) -> _Child:
+        """What a Location entity will read; errors belong to it, not to the file it is in."""
         loc_spec = self._location_specs.pop(emitted.key, {})
         type_ = loc_spec.get("type") or spec.type
+        optional = loc_spec.get("presence") == "optional"
+        child = _Child(emitted.key, [], [], optional)
+
+        def fail(message: str, name: str = "InputError") -> None:
+            child.errors.append(ProcessingError(emitted.location_key, message, name, entity_ref=emitted.key))
+
         if type_ != spec.type and type_ not in ALLOWED_CHILD_LOCATION_TYPES:
-            read.failure = ProcessingError(
-                spec.key, 'Registered locations must be of an allowed type ["url"]', entity_ref=emitted.key
-            )
-            return []
+            fail('Registered locations must be of an allowed type ["url"]')
+            return child
         targets: list[str] = []
         if isinstance(loc_spec.get("target"), str):
             targets.append(loc_spec["target"])
         targets.extend(t for t in loc_spec.get("targets") or [] if isinstance(t, str))
-        out = []
         for target in targets:
+            if type_ == "file" and target.endswith(("/", "\\")):
+                fail(f"LocationEntityProcessor cannot handle file type location with target {spec.target} "
+                     "that ends with a path separator")
+                continue
+            if type_ == "url" and spec.type != "url" and "://" not in target:
+                fail("Unable to read url, Invalid URL", "Error")  # Backstage reads it verbatim and fails
+                continue
             try:
-                child = child_spec(spec, target, type_)
-                if child.type == "file" and not is_glob(child.target) and not child.target.endswith("/"):
+                target_spec = child_spec(spec, target, type_)
+                if target_spec.type == "file" and not is_glob(target_spec.target):
                     assert root_dir is not None
-                    confine_file(child.target, root_dir)
+                    confine_file(target_spec.target, root_dir)
             except GreenroomError as exc:
-                read.failure = ProcessingError.from_exception(exc, spec.key, entity_ref=emitted.key)
-                return []
-            out.append(child)
-        return out
+                child.errors.append(ProcessingError.from_exception(exc, emitted.location_key, entity_ref=emitted.key))
+                continue
+            child.specs.append(target_spec)
+        return child
+
+
+def processing_order(result: TreeResult) -> list[Emitted]:
+    """The entities in the order Backstage's dry run lists them: its processing stack (LIFO)."""
+    children: dict[str | None, list[Emitted]] = {}
+    for emitted in result.entities.values():
+        children.setdefault(emitted.parent, []).append(emitted)
+    out: list[Emitted] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(children.get(current.key, []))
+    return out
 
 
 def validate_document(raw: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from greenroom.errors import InputError, NotAllowedError
+from greenroom.errors import GreenroomError, InputError, NotAllowedError
 from greenroom.plugins.catalog.processing.locations import LocationSpec, read_file
 from greenroom.reading import resolve_relative
 from greenroom.yamlsafe import load_one
@@ -71,7 +71,10 @@ class PlaceholderContext:
 def _resolve_one(kind: str, target: Any, ctx: PlaceholderContext) -> Any:
     if not isinstance(target, str) or not target:
         raise InputError(f"Placeholder ${kind} must be a non-empty string")
-    where, content = ctx.read(target)
+    try:
+        where, content = ctx.read(target)
+    except GreenroomError as exc:
+        raise InputError(f"Placeholder ${kind} could not read location {target}, {exc.name}: {exc.message}") from exc
     if kind == "text":
         try:
             return content.decode("utf-8")

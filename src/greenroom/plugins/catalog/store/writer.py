@@ -192,6 +192,22 @@ class BulkWriter:
 _SQLITE_WRITE_LOCK = threading.Lock()
 
 
+def _descendants(parents: set[str], existing: dict[str, Any], incoming: dict[str, Any]) -> set[str]:
+    """Stored entities below Location entities whose read failed (through ones not re-read)."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for key, row in existing.items():
+        if key not in incoming and row.parent_ref:
+            children[row.parent_ref].append(key)
+    found: set[str] = set()
+    frontier = list(parents)
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
 class CatalogWriter:
     def __init__(self, database: Database, *, orphan_strategy: str = "keep") -> None:
         self.database = database
@@ -236,9 +252,8 @@ class CatalogWriter:
         existing = {
             row.ref: row
             for row in connection.execute(
-                select(e.c.pk, e.c.id, e.c.ref, e.c.hash, e.c.location_key, e.c.orphan, e.c.errors).where(
-                    e.c.origin_key == plan.origin_key
-                )
+                select(e.c.pk, e.c.id, e.c.ref, e.c.hash, e.c.location_key, e.c.orphan, e.c.errors,
+                       e.c.parent_ref).where(e.c.origin_key == plan.origin_key)
             )
         }
         incoming = dict(result.entities)
@@ -261,7 +276,8 @@ class CatalogWriter:
                     )
                 )
 
-        failed_refs = {k: v.to_json() for k, v in result.failed_refs.items()}
+        failed_refs = {k: [error.to_json() for error in v] for k, v in result.failed_refs.items()}
+        protected = _descendants(result.failed_parents, existing, incoming)
         removals: list[str] = []
         row: Any
         for key, emitted in incoming.items():
@@ -278,12 +294,12 @@ class CatalogWriter:
             if key in incoming:
                 continue
             if key in failed_refs:
-                err = orjson.dumps([failed_refs[key]]).decode()
+                err = orjson.dumps(failed_refs[key]).decode()
                 if row.errors != err:
                     plan.status[key] = (bool(row.orphan), err)
                 continue
-            if result.partial:
-                continue  # part of the tree failed to read: keep everything it held before
+            if result.partial or key in protected:
+                continue  # its parent could not be read this time: it stays as it was
             if self.orphan_strategy == "delete":
                 removals.append(key)
             elif not row.orphan:
