@@ -247,8 +247,11 @@ def _first(attributes: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
 def _reason_code(reason: str) -> str:
     text = reason.lower()
     for needle, code in (
+        ("invalid signed element", "signature-wrapping"),
+        ("must contain 1 assertion", "signature-wrapping"),
         ("audience", "wrong-audience"),
         ("destination", "wrong-recipient"),
+        ("received at", "wrong-recipient"),
         ("recipient", "wrong-recipient"),
         ("expired", "expired-conditions"),
         ("notonorafter", "expired-conditions"),
