@@ -94,7 +94,9 @@ def test_sign_in_without_catalog_user(audit):
 
 
 def test_sign_in_requires_catalog_user_by_default(audit):
-    report = audit(OIDC + "        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n")
+    report = audit(
+        OIDC + "        signIn:\n          resolvers:\n            - resolver: emailMatchingUserEntityProfileEmail\n"
+    )
     assert "GR-AUTH-003" not in ids(report)
 
 
@@ -115,7 +117,8 @@ def test_local_part_resolver_without_domains_is_high(audit):
 
 
 def test_local_part_resolver_with_allowed_domains_passes(audit):
-    report = audit(_resolver("github", "emailLocalPartMatchingUserEntityName", "              allowedDomains: [example.com]\n"))
+    domains = "              allowedDomains: [example.com]\n"
+    report = audit(_resolver("github", "emailLocalPartMatchingUserEntityName", domains))
     assert "GR-AUTH-004" not in ids(report)
 
 

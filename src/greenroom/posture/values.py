@@ -30,7 +30,7 @@ _NOT_SECRET_KEY = re.compile(
 
 # Kubernetes/Helm keys that name a Secret object rather than hold one (`existingSecret`,
 # `certificatesSecret`, `tlsSecretName`).
-_SECRET_OBJECT_KEY = re.compile(r"^(?:existing|[a-z]+s)Secret$|Secret(?:Name|Ref)$")
+_SECRET_OBJECT_KEY = re.compile(r"^(?:existing|[a-z][A-Za-z]*s)Secret$|Secret(?:Name|Ref)$")
 _K8S_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
 
 

@@ -105,6 +105,11 @@ def postgres_tls(ctx: AuditContext) -> Iterator[Hit]:
     connection = ctx.get("backend.database.connection")
     if isinstance(connection, dict) and isinstance(connection.get("connectionString"), str):
         connection = connection["connectionString"]
+    for path in ("backend.database.connection", "backend.database.connection.connectionString"):
+        # A URL with `${PASSWORD}` in it is unresolved as a whole; its host is still readable.
+        text = ctx.unresolved(path)
+        if connection in (None, {}) and text and "://" in text:
+            connection = text
     if isinstance(connection, str):
         yield from _url_connection(ctx, connection)
         return

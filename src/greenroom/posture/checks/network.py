@@ -324,10 +324,13 @@ def proxy_credentials_any_method(ctx: AuditContext) -> Iterator[Hit]:
     """Reports proxy endpoints that add credential headers (`Authorization`, API keys, tokens, cookies)
     without `allowedMethods`."""
     for path, mount, settings in proxy_endpoints(ctx):
-        headers = settings.get("headers")
-        if not isinstance(headers, dict) or settings.get("allowedMethods"):
+        if settings.get("allowedMethods"):
             continue
-        injected = sorted(h for h in headers if is_secret_key(str(h)) or str(h).lower() in _CREDENTIAL_HEADERS)
+        headers = settings.get("headers")
+        names = set(headers) if isinstance(headers, dict) else set()
+        # A header set from `${VAR}` is unresolved here, so it is not in the merged data.
+        names |= {p.rsplit(".", 1)[-1] for p in ctx.unresolved_under(f"{path}.headers")}
+        injected = sorted(h for h in names if is_secret_key(str(h)) or str(h).lower() in _CREDENTIAL_HEADERS)
         if injected:
             yield Hit(
                 f"proxy {mount} adds {', '.join(injected)} to requests of any method",
