@@ -107,6 +107,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # No checkpoint inside a committing writer (it would copy a big ingestion's pages a
+    # second time before the commit returns); `Database.checkpoint()` runs them afterwards.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -144,6 +147,12 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database file (a no-op elsewhere)."""
+        if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def describe(self) -> str:
         """The URL without its password, for logs."""

@@ -53,7 +53,7 @@ def test_deeply_nested_yaml_is_refused(catalog):
 
 
 def test_huge_catalog_file_is_refused_without_reading_it_all(catalog, tmp_path):
-    cat = catalog({"all.yaml": component("before")})
+    cat = catalog({"all.yaml": component("before")}, extra={"catalog": {"limits": {"maxFileBytes": 10 * 1024 * 1024}}})
     big = cat.root / "all.yaml"
     with big.open("a", encoding="utf-8") as f:
         f.write("#" * (11 * 1024 * 1024))

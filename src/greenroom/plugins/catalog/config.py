@@ -48,10 +48,16 @@ class Duration(_Open):
         )
 
 
+class CatalogLimits(_Open):
+    maxFileBytes: int = Field(default=128 * 1024 * 1024, ge=1024)  # noqa: N815 - config key style
+    """Largest catalog file read from disk (URL reads are bounded by backend.reading.maxBytes)."""
+
+
 class CatalogConfig(_Open):
     locations: list[ConfigLocation] = Field(default_factory=list)
     rules: list[Rule] | None = None
     readonly: bool = False
+    limits: CatalogLimits = Field(default_factory=CatalogLimits)
     orphanStrategy: Literal["keep", "delete"] = "keep"
     processingInterval: Duration | Literal[False] | None = None
     """How often every location is re-read (default 2 minutes); `false` reads only at start-up."""

@@ -20,7 +20,12 @@ from sqlalchemy import select
 from greenroom.db.engine import Database
 from greenroom.errors import GreenroomError
 from greenroom.plugins.catalog.metrics import INGEST_DURATION, INGEST_ENTITIES, INGEST_RUNS
-from greenroom.plugins.catalog.processing.locations import LocationSpec, expand_file_glob, read_file
+from greenroom.plugins.catalog.processing.locations import (
+    DEFAULT_MAX_FILE_BYTES,
+    LocationSpec,
+    expand_file_glob,
+    read_file,
+)
 from greenroom.plugins.catalog.processing.pipeline import TreeReader, TreeResult
 from greenroom.plugins.catalog.processing.rules import RulesEnforcer
 from greenroom.plugins.catalog.store import tables
@@ -53,8 +58,10 @@ class Ingestor:
         rules: RulesEnforcer,
         read_url: Callable[[str], bytes],
         orphan_strategy: str = "keep",
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.database = database
+        self.max_file_bytes = max_file_bytes
         self.rules = rules
         self.read_url = read_url
         self.writer = CatalogWriter(database, orphan_strategy=orphan_strategy)
@@ -65,7 +72,8 @@ class Ingestor:
     ) -> TreeReader:
         read_url = recorder.read_url if recorder else self.read_url
         on_file = recorder.record_file if recorder else None
-        return TreeReader(rules=self.rules, read_url=read_url, progress=progress, on_file=on_file)
+        return TreeReader(rules=self.rules, read_url=read_url, progress=progress, on_file=on_file,
+                          max_file_bytes=self.max_file_bytes)
 
     def read_tree(self, spec: LocationSpec, progress: Callable[[int], None] | None = None) -> TreeResult:
         return self.reader(progress=progress).read(spec)
@@ -90,7 +98,7 @@ class Ingestor:
         kind, _, target = key.partition(":")
         if kind == "file":
             assert root_dir is not None
-            return hashlib.sha256(read_file(LocationSpec("file", target), root_dir)).hexdigest()
+            return hashlib.sha256(read_file(LocationSpec("file", target), root_dir, self.max_file_bytes)).hexdigest()
         if kind == "glob":
             assert root_dir is not None
             matches = expand_file_glob(LocationSpec("file", target), root_dir)
@@ -113,6 +121,7 @@ class Ingestor:
             recorder = RecordingReader(self.read_url)
             result = self.reader(recorder, progress).read(spec)
             stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()))
+            self.database.checkpoint()
             INGEST_DURATION.observe(time.perf_counter() - started)
             INGEST_RUNS.labels("errors" if stats.errors else "ok").inc()
             INGEST_ENTITIES.labels("inserted").inc(stats.inserted)

@@ -62,7 +62,8 @@ class CatalogService:
         locations = [loc.model_dump(exclude_none=True) for loc in config.locations]
         self.rules = RulesEnforcer.from_config(dump_rules(config), locations, base_dir=self.config_dir)
         self.ingestor = Ingestor(
-            database=database, rules=self.rules, read_url=read_url, orphan_strategy=config.orphanStrategy
+            database=database, rules=self.rules, read_url=read_url, orphan_strategy=config.orphanStrategy,
+            max_file_bytes=config.limits.maxFileBytes,
         )
         self.queries = CatalogQueries(database)
         self.refresh_interval = refresh_interval_seconds(config)
@@ -216,6 +217,7 @@ class CatalogService:
         e, r, s = tables.entities, tables.relations, tables.search
         writer = CatalogWriter(self.database)
         with writer.lock(), self.database.engine.begin() as connection:
+            writer._lock_in_database(connection)  # noqa: SLF001 - the writer's own locking
             row = connection.execute(select(e.c.pk, e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
             if row is None:
                 return

@@ -21,7 +21,7 @@ from typing import Protocol
 from greenroom.errors import InputError, NotAllowedError, NotFoundError, PayloadTooLargeError
 from greenroom.reading import resolve_relative
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 128 * 1024 * 1024
 MAX_GLOB_MATCHES = 10_000
 
 
@@ -109,7 +109,7 @@ def expand_file_glob(spec: LocationSpec, root_dir: Path) -> list[LocationSpec]:
     return out
 
 
-def read_file(spec: LocationSpec, root_dir: Path) -> bytes:
+def read_file(spec: LocationSpec, root_dir: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     path = confine_file(spec.target, root_dir)
     try:
         size = path.stat().st_size
@@ -117,8 +117,8 @@ def read_file(spec: LocationSpec, root_dir: Path) -> bytes:
         raise NotFoundError(f"{spec.target} does not exist") from exc
     except OSError as exc:
         raise InputError(f"cannot read {spec.target}: {exc.strerror}") from exc
-    if size > MAX_FILE_BYTES:
-        raise PayloadTooLargeError(f"{spec.target} is {size} bytes, more than the limit of {MAX_FILE_BYTES}")
+    if size > max_bytes:
+        raise PayloadTooLargeError(f"{spec.target} is {size} bytes, more than the limit of {max_bytes}")
     try:
         return path.read_bytes()
     except IsADirectoryError as exc:

@@ -34,6 +34,7 @@ import orjson
 from greenroom.errors import GreenroomError, NotFoundError
 from greenroom.plugins.catalog.model import EntityValidationError, entity_ref_of, relations_for, validate_entity
 from greenroom.plugins.catalog.processing.locations import (
+    DEFAULT_MAX_FILE_BYTES,
     LocationSpec,
     child_spec,
     confine_file,
@@ -265,8 +266,10 @@ class TreeReader:
         read_url: Callable[[str], bytes],
         progress: Callable[[int], None] | None = None,
         on_file: Callable[[str, bytes], None] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.rules = rules
+        self.max_file_bytes = max_file_bytes
         self.read_url = read_url
         self.progress = progress
         self.on_file = on_file
@@ -385,7 +388,7 @@ class TreeReader:
         if spec.type == "file":
             assert root_dir is not None
             try:
-                data = read_file(spec, root_dir)
+                data = read_file(spec, root_dir, self.max_file_bytes)
             except NotFoundError as exc:
                 raise NotFoundError(f"file {spec.target} does not exist") from exc
             if self.on_file is not None:
@@ -402,7 +405,7 @@ class TreeReader:
     ) -> None:
         try:
             data = self._read_bytes(spec, root_dir)
-            documents = iter_all(data, source=spec.target)
+            documents = iter_all(data, source=spec.target, max_bytes=self.max_file_bytes)
             result.files_read += 1
             placeholders = may_have_placeholders(data)
             for index, document in enumerate(documents):

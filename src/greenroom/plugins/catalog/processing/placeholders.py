@@ -30,6 +30,7 @@ from greenroom.yamlsafe import load_one
 
 RESOLVERS = ("text", "json", "yaml")
 MAX_PLACEHOLDERS_PER_ENTITY = 50
+MAX_PLACEHOLDER_BYTES = 10 * 1024 * 1024
 
 
 class PlaceholderContext:
@@ -62,7 +63,7 @@ class PlaceholderContext:
             raise NotAllowedError(f"placeholder target {target} is an absolute path; use a path relative to the file")
         assert self.root_dir is not None
         spec = LocationSpec("file", os.path.normpath(str(Path(self.location.target).parent / target)))
-        data = read_file(spec, self.root_dir)
+        data = read_file(spec, self.root_dir, MAX_PLACEHOLDER_BYTES)
         if self.on_file is not None:
             self.on_file(spec.key, data)
         return spec.target, data

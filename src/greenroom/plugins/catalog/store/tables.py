@@ -72,7 +72,6 @@ relations = Table(
     Column("target_ref", String(600), nullable=False),
 )
 Index("ix_catalog_relations_source_ref", relations.c.source_ref)
-Index("ix_catalog_relations_target_ref", relations.c.target_ref)
 Index("ix_catalog_relations_origin", relations.c.originating_pk)
 
 locations = Table(

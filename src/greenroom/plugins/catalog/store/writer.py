@@ -34,6 +34,7 @@ from greenroom.plugins.catalog.store.search import search_rows
 
 ORPHAN_ANNOTATION = "backstage.io/orphan"
 STITCH_CHUNK = 2000
+CATALOG_WRITE_LOCK = 0x67726E63  # an arbitrary, fixed advisory-lock key for catalog writes
 # On SQLite, inserting at least this many entities, and at least this share of the table,
 # drops the search indexes and builds them again after the insert.
 BULK_LOAD_MIN = 5000
@@ -89,6 +90,11 @@ class _Plan:
     changes: dict[str, tuple[int, str, Emitted]] = field(default_factory=dict)  # pk, uid, new version
     status: dict[str, tuple[bool, str | None]] = field(default_factory=dict)  # orphan, errors json
     new_ids: dict[str, tuple[int, str]] = field(default_factory=dict)  # pk, uid
+    # relations emitted by new entities, by source ref: the stitch needs them and need not
+    # read back what it has just written
+    new_relations: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    new_pk_range: tuple[int, int] | None = None
+    relations_in_db: bool = True  # whether relations written before this batch may exist
 
 
 def _etag_of(entity: dict[str, Any]) -> str:
@@ -221,13 +227,21 @@ class CatalogWriter:
 
     def apply(self, result: TreeResult, *, inputs: list[tuple[str, str]] | None = None) -> ApplyStats:
         with self.lock(), self.database.engine.begin() as connection:
+            self._lock_in_database(connection)
             return self._apply(connection, result, inputs or [])
+
+    @staticmethod
+    def _lock_in_database(connection: Connection) -> None:
+        """One catalog writer at a time across processes (PostgreSQL; SQLite locks the file)."""
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": CATALOG_WRITE_LOCK})
 
     def restitch(self, refs: set[str]) -> int:
         """Rebuild the final entities of `refs` (after a change outside any tree)."""
         if not refs:
             return 0
         with self.lock(), self.database.engine.begin() as connection:
+            self._lock_in_database(connection)
             plan = _Plan(origin_key=None, now=datetime.now(UTC))
             return self._stitch(connection, BulkWriter(connection), refs, plan)
 
@@ -308,6 +322,9 @@ class CatalogWriter:
 
         for key, pk in zip(plan.inserts, self._new_pks(connection, len(plan.inserts)), strict=True):
             plan.new_ids[key] = (pk, str(uuid.uuid4()))
+        if plan.new_ids:
+            pks = [pk for pk, _ in plan.new_ids.values()]
+            plan.new_pk_range = (min(pks), max(pks))
 
         affected: set[str] = set()
         replaced = [pk for pk, _, _ in plan.changes.values()] + [existing[k].pk for k in removals]
@@ -320,20 +337,43 @@ class CatalogWriter:
         for key, emitted in plan.inserts.items():
             pk = plan.new_ids[key][0]
             relation_rows.extend((pk, source, rel_type, target) for source, rel_type, target in emitted.relations)
+            for source, rel_type, target in emitted.relations:
+                plan.new_relations[source].append((rel_type, target))
         for pk, _, emitted in plan.changes.values():
             relation_rows.extend((pk, source, rel_type, target) for source, rel_type, target in emitted.relations)
+            for source, rel_type, target in emitted.relations:  # may also be read back: the stitch dedupes
+                plan.new_relations[source].append((rel_type, target))
         affected.update(row[1] for row in relation_rows)
-        writer.insert(r, ("originating_pk", "source_ref", "type", "target_ref"), relation_rows)
+        affected.update(plan.inserts, plan.changes, plan.status)
+        affected.difference_update(removals)
 
+        # Every delete first, while the indexes they use exist.
         if removals:
             removed = [existing[k].pk for k in removals]
             writer.delete_in(tables.search, "entity_pk", removed)
             writer.delete_in(e, "pk", removed)
             stats.deleted = len(removals)
+        old_pks: list[int] = []
+        for part in chunks([k for k in sorted(affected) if k not in plan.inserts]):
+            old_pks.extend(pk for (pk,) in connection.execute(select(e.c.pk).where(e.c.ref.in_(part))))
+        writer.delete_in(tables.search, "entity_pk", old_pks)  # the stitch rebuilds them
+        plan.relations_in_db = connection.execute(select(r.c.originating_pk).limit(1)).first() is not None
 
-        affected.update(plan.inserts, plan.changes, plan.status)
-        affected.difference_update(removals)
+        # Filling most of an SQLite table: building its indexes once at the end is about twice
+        # as fast as maintaining them row by row. Readers keep their snapshot meanwhile.
+        rebuild: list[Any] = []
+        if writer.sqlite and len(plan.inserts) >= BULK_LOAD_MIN and len(plan.inserts) >= (
+            len(existing) + self._entity_count(connection)
+        ) * BULK_LOAD_SHARE:
+            rebuild.extend(tables.search.indexes)
+            if not plan.relations_in_db:  # nothing to look up in relations until the end
+                rebuild.extend(r.indexes)
+        for index in rebuild:
+            index.drop(connection)
+        writer.insert(r, ("originating_pk", "source_ref", "type", "target_ref"), relation_rows)
         stats.stitched = self._stitch(connection, writer, affected, plan)
+        for index in rebuild:
+            index.create(connection)
         stats.inserted = len(plan.inserts)
         stats.updated = len(plan.changes)
         self._record_status(connection, result, errors, warnings, inputs, plan.now)
@@ -342,31 +382,13 @@ class CatalogWriter:
         return stats
 
     def _stitch(self, connection: Connection, writer: BulkWriter, affected: set[str], plan: _Plan) -> int:
-        """Rebuild the final entity and search rows of every affected ref, in bounded chunks."""
-        e = tables.entities
-        refs = sorted(affected)
-        existing = [k for k in refs if k not in plan.inserts]
-        # The search rows of every existing affected entity are rebuilt: delete them first,
-        # while the entity_pk index still exists.
-        old_pks: list[int] = []
-        for part in chunks(existing):
-            old_pks.extend(pk for (pk,) in connection.execute(select(e.c.pk).where(e.c.ref.in_(part))))
-        writer.delete_in(tables.search, "entity_pk", old_pks)
-        bulk = writer.sqlite and len(plan.inserts) >= BULK_LOAD_MIN and len(plan.inserts) >= self._entity_count(
-            connection) * BULK_LOAD_SHARE
-        if bulk:
-            # Filling most of the table: building the indexes once at the end is about twice
-            # as fast as maintaining them row by row. Readers keep their snapshot meanwhile.
-            for index in tables.search.indexes:
-                index.drop(connection)
+        """Rebuild the final entity and search rows of every affected ref, in bounded chunks.
+
+        The caller has deleted the search rows of the existing affected entities.
+        """
         stitched = 0
-        try:
-            for part in chunks(refs, STITCH_CHUNK):
-                stitched += self._stitch_chunk(connection, writer, list(part), plan)
-        finally:
-            if bulk:
-                for index in tables.search.indexes:
-                    index.create(connection)
+        for part in chunks(sorted(affected), STITCH_CHUNK):
+            stitched += self._stitch_chunk(connection, writer, list(part), plan)
         return stitched
 
     @staticmethod
@@ -376,8 +398,17 @@ class CatalogWriter:
     def _stitch_chunk(self, connection: Connection, writer: BulkWriter, refs: list[str], plan: _Plan) -> int:
         e, r = tables.entities, tables.relations
         relations: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for rel in connection.execute(select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(refs))):
-            relations[rel.source_ref].append((rel.type, rel.target_ref))
+        if plan.relations_in_db:
+            stmt = select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(refs))
+            if plan.new_pk_range is not None:
+                # New entities' relations are in memory; read only the others. Writers hold the
+                # catalog write lock, so nobody else's rows fall inside this batch's pk range.
+                stmt = stmt.where(~r.c.originating_pk.between(*plan.new_pk_range))
+            for rel in connection.execute(stmt):
+                relations[rel.source_ref].append((rel.type, rel.target_ref))
+        for ref in refs:
+            if ref in plan.new_relations:
+                relations[ref].extend(plan.new_relations[ref])
         load = [k for k in refs if k not in plan.inserts and k not in plan.changes]
         stored = {
             row.ref: row

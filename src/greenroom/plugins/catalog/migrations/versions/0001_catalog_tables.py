@@ -59,7 +59,6 @@ def upgrade() -> None:
         sa.Column("target_ref", sa.String(600), nullable=False),
     )
     op.create_index("ix_catalog_relations_source_ref", "catalog_relations", ["source_ref"])
-    op.create_index("ix_catalog_relations_target_ref", "catalog_relations", ["target_ref"])
     op.create_index("ix_catalog_relations_origin", "catalog_relations", ["originating_pk"])
     op.create_table(
         "catalog_locations",
