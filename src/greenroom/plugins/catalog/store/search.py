@@ -121,75 +121,108 @@ def search_rows_reference(entity_pk: int, entity: Mapping[str, Any]) -> list[Sea
     return rows
 
 
-class _Rows:
-    """Accumulates one entity's rows; the hot loop of ingestion, so written for speed."""
+_SCALARS = (str, int, float, bool)
 
-    __slots__ = ("out", "pk", "seen")
 
-    def __init__(self, pk: int) -> None:
-        self.pk = pk
-        self.out: list[SearchRow] = []
-        self.seen: set[tuple[str, str | None]] = set()
+def _scalar_row(pk: int, key: str, raw: Any) -> tuple[tuple[str, str | None], SearchRow]:
+    if raw is None:
+        return (key, None), (pk, key, None, None)
+    original = raw if type(raw) is str else js_string(raw)
+    value = original.lower()
+    if len(value) > MAX_VALUE_LENGTH:
+        return (key, None), (pk, key, None, None)
+    return (key, value), (pk, key, value, None if original == value else original)
 
-    def add(self, key: str, raw: Any) -> None:
-        if len(key) > MAX_KEY_LENGTH:
-            return
-        if raw is None:
-            value = original = None
-        else:
-            original = raw if type(raw) is str else js_string(raw)
-            value = original.lower()
-            if len(value) > MAX_VALUE_LENGTH:
-                value = original = None
-        marker = (key, value)
-        if marker in self.seen:
-            return
-        self.seen.add(marker)
-        self.out.append((self.pk, key, value, None if original == value else original))
 
-    def visit(self, path: str, key: str, value: Any) -> None:
-        """`path` as written (for `<path>.<item>` rows), `key` its lowercased form."""
-        if type(value) is dict:
-            for child, item in value.items():
-                child_path = f"{path}.{child}" if path else child
-                if child_path in SKIPPED_PATHS:
+def _rows_into(
+    pk: int, path: str, key: str, value: Any, out: list[SearchRow], seen: set[tuple[str, str | None]]
+) -> None:
+    """Append the rows of `value` found at `path` (`key` is its lowercased form).
+
+    The hot loop of ingestion: strings, the common leaf, are handled inline.
+    """
+    if type(value) is dict:
+        for child, item in value.items():
+            child_path = f"{path}.{child}" if path else child
+            if child_path in SKIPPED_PATHS:
+                continue
+            child_key = child_path.lower()
+            kind = type(item)
+            if kind is str:
+                if len(child_key) > MAX_KEY_LENGTH:
                     continue
-                child_key = child_path.lower()
-                kind = type(item)
-                if kind is str or item is None or kind is bool or kind is int or kind is float:
-                    self.add(child_key, item)
+                lowered = item.lower()
+                if len(lowered) > MAX_VALUE_LENGTH:
+                    marker: tuple[str, str | None] = (child_key, None)
+                    row: SearchRow = (pk, child_key, None, None)
                 else:
-                    self.visit(child_path, child_key, item)
-        elif type(value) is list:
-            strings: set[str] = set()
-            for item in value:
-                kind = type(item)
-                if kind is str:
-                    self.add(key, item)
-                    lowered = item.lower()
-                    if lowered not in strings:
-                        strings.add(lowered)
-                        self.add(f"{path}.{item}".lower(), True)
-                elif item is None or kind is bool or kind is int or kind is float:
-                    self.add(key, item)
-                else:
-                    self.visit(path, key, item)
-        elif isinstance(value, Mapping | list):
-            self.visit(path, key, dict(value) if isinstance(value, Mapping) else list(value))
-        else:
-            self.add(key, value)
+                    marker = (child_key, lowered)
+                    row = (pk, child_key, lowered, None if lowered == item else item)
+                if marker not in seen:
+                    seen.add(marker)
+                    out.append(row)
+            elif kind is dict or kind is list:
+                _rows_into(pk, child_path, child_key, item, out, seen)
+            elif item is None or kind in _SCALARS:
+                if len(child_key) <= MAX_KEY_LENGTH:
+                    marker, row = _scalar_row(pk, child_key, item)
+                    if marker not in seen:
+                        seen.add(marker)
+                        out.append(row)
+            else:
+                _rows_into(pk, child_path, child_key, item, out, seen)
+    elif type(value) is list:
+        strings: set[str] = set()
+        for item in value:
+            kind = type(item)
+            if kind is dict or kind is list:
+                _rows_into(pk, path, key, item, out, seen)
+                continue
+            if item is not None and kind not in _SCALARS:
+                _rows_into(pk, path, key, item, out, seen)
+                continue
+            if len(key) <= MAX_KEY_LENGTH:
+                marker, row = _scalar_row(pk, key, item)
+                if marker not in seen:
+                    seen.add(marker)
+                    out.append(row)
+            if kind is str:
+                lowered = item.lower()
+                if lowered not in strings:
+                    strings.add(lowered)
+                    item_key = f"{path}.{item}".lower()
+                    if len(item_key) <= MAX_KEY_LENGTH and (item_key, "true") not in seen:
+                        seen.add((item_key, "true"))
+                        out.append((pk, item_key, "true", None))
+    elif isinstance(value, Mapping):
+        _rows_into(pk, path, key, dict(value), out, seen)
+    elif isinstance(value, list | tuple):
+        _rows_into(pk, path, key, list(value), out, seen)
+    elif len(key) <= MAX_KEY_LENGTH:
+        marker, row = _scalar_row(pk, key, value)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(row)
 
 
 def search_rows(entity_pk: int, entity: Mapping[str, Any]) -> list[SearchRow]:
     """The search rows of a stitched entity; equal to `search_rows_reference`, faster."""
-    rows = _Rows(entity_pk)
-    rows.visit("", "", entity)
+    out: list[SearchRow] = []
+    seen: set[tuple[str, str | None]] = set()
+    _rows_into(entity_pk, "", "", entity, out, seen)
     metadata = entity.get("metadata") or {}
-    rows.add("metadata.name", metadata.get("name"))
-    rows.add("metadata.namespace", metadata.get("namespace"))
-    rows.add("metadata.uid", metadata.get("uid"))
+    extra: list[tuple[str, Any]] = [
+        ("metadata.name", metadata.get("name")),
+        ("metadata.namespace", metadata.get("namespace")),
+        ("metadata.uid", metadata.get("uid")),
+    ]
     if not metadata.get("namespace"):
-        rows.add("metadata.namespace", "default")
-    for relation in entity.get("relations") or ():
-        rows.add(f"relations.{relation['type']}".lower(), relation["targetRef"])
-    return rows.out
+        extra.append(("metadata.namespace", "default"))
+    extra.extend((f"relations.{r['type']}".lower(), r["targetRef"]) for r in entity.get("relations") or ())
+    for key, raw in extra:
+        if len(key) <= MAX_KEY_LENGTH:
+            marker, row = _scalar_row(entity_pk, key, raw)
+            if marker not in seen:
+                seen.add(marker)
+                out.append(row)
+    return out
