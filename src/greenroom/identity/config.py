@@ -13,7 +13,7 @@
       lockout: { enabled: true, maxAttempts: 5, addressMaxAttempts: 50, window: 15m, duration: 15m }
       rateLimit:
         signIn: { limit: 30, window: 1m }
-        store: { type: database }          # or { type: redis, connection: redis://host:6379 }
+        store: { type: database }          # or { type: redis, connection: redis://host:6379, keyPrefix: ... }
       trustedProxies: [10.0.0.0/8]          # peers whose X-Forwarded-For names the client
       experimentalExtraAllowedOrigins: []   # more origins sign-in may return to (Backstage)
 """
@@ -62,6 +62,7 @@ class RateLimitSettings:
     sign_in_window: float = 60.0
     store: str = "database"
     redis_url: str | None = None
+    redis_prefix: str = "greenroom:identity:"
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,13 @@ def load_settings(config: Config, *, production: bool, local_mode: bool) -> Iden
     lifetime = _seconds(config, "auth.backstageTokenExpiration", MAX_TOKEN_LIFETIME.total_seconds())
     if lifetime > MAX_TOKEN_LIFETIME.total_seconds() or lifetime < MIN_TOKEN_LIFETIME.total_seconds():
         raise ConfigError("user tokens live between 1 minute and 1 hour", path="auth.backstageTokenExpiration")
+    idle = _seconds(config, "auth.session.idleTimeout", 3600.0)
     session = SessionSettings(
-        idle_timeout=_seconds(config, "auth.session.idleTimeout", 3600.0),
+        idle_timeout=idle,
         absolute_timeout=_seconds(config, "auth.session.absoluteTimeout", 12 * 3600.0),
         revocation_check_interval=_seconds(config, "auth.session.revocationCheckInterval", 5.0),
+        # Use of a session is written down at most this often, so reads rarely write.
+        touch_interval=min(60.0, idle / 4),
     )
     if session.idle_timeout > session.absolute_timeout:
         raise ConfigError("the idle timeout cannot be longer than the absolute timeout",
@@ -160,6 +164,7 @@ def load_settings(config: Config, *, production: bool, local_mode: bool) -> Iden
         sign_in_window=_seconds(config, "auth.rateLimit.signIn.window", 60.0),
         store=store_type,
         redis_url=redis_url if isinstance(redis_url, str) else None,
+        redis_prefix=str(store.get("keyPrefix") or "greenroom:identity:"),
     )
     app_base = config.get_str("app.baseUrl")
     origins = [origin_of(app_base)] if app_base else []

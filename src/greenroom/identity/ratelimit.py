@@ -237,5 +237,5 @@ class BruteForceGuard:
 def counter_store(settings: RateLimitSettings, database: Database) -> CounterStore:
     if settings.store == "redis":
         assert settings.redis_url is not None
-        return RedisCounters(settings.redis_url)
+        return RedisCounters(settings.redis_url, prefix=settings.redis_prefix)
     return DatabaseCounters(database)

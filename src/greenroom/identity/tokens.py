@@ -119,6 +119,10 @@ class TokenService:
             raise TokenError("wrong-issuer", "the token is from another issuer") from exc
         except jwt.InvalidSignatureError as exc:
             raise TokenError("bad-signature", "the token signature does not verify") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenError("missing-claim", f"the token lacks the '{exc.claim}' claim") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise TokenError("not-yet-valid", "the token is not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise TokenError("malformed", f"the token is not valid: {type(exc).__name__}") from exc
         audience = claims["aud"]

@@ -79,6 +79,7 @@ class PortalHandle:
     portal: Portal
     served: Served
     audit: MemoryAuditSink
+    config_file: Path
     browsers: list[Browser] = field(default_factory=list)
 
     @property
@@ -147,7 +148,7 @@ def make_auth_portal(tmp_path: Path, database_config: dict[str, Any]) -> Iterato
         portal.identity.auditor.sinks.append(audit)
         if ingest:
             portal.registry.services.get(CATALOG).ingest_all(force=True)
-        handle = PortalHandle(portal=portal, served=Served(portal.app, port), audit=audit)
+        handle = PortalHandle(portal=portal, served=Served(portal.app, port), audit=audit, config_file=file)
         handles.append(handle)
         return handle
 
