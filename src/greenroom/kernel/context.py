@@ -62,16 +62,21 @@ class ScopedConfig:
 
     def get_str(self, path: str, default: str | None = None) -> str | None:
         self._check(path)
+        self._check_secret(path)
+        return self._config.get_str(path, default)
+
+    def _check_secret(self, path: str) -> None:
         if self._config.is_secret(path) and not self._declared_secret(path):
             raise UndeclaredAccessError(f"plugin {self._plugin} reads secret '{path}' without declaring it")
-        return self._config.get_str(path, default)
 
     def get_bool(self, path: str, default: bool = False) -> bool:
         self._check(path)
+        self._check_secret(path)
         return self._config.get_bool(path, default)
 
     def get_int(self, path: str, default: int | None = None) -> int | None:
         self._check(path)
+        self._check_secret(path)
         return self._config.get_int(path, default)
 
     def get_list(self, path: str) -> list[Any]:
@@ -93,7 +98,12 @@ class ScopedConfig:
 
 
 class PluginContext:
-    """Everything a plugin gets from the core."""
+    """Everything a plugin gets from the core.
+
+    Routes and services are declared during `setup` only: once it returns, the context is
+    closed, so nothing can appear later that the start-up checks (and the route coverage
+    test) never saw.
+    """
 
     def __init__(
         self,
@@ -119,8 +129,18 @@ class PluginContext:
         self.routers: list[PluginRouter] = []
         self.start_hooks: list[Callable[[], None]] = []
         self.stop_hooks: list[Callable[[], None]] = []
+        self._closed = False
+
+    def close(self) -> None:
+        """End of setup: no more routers, routes or services."""
+        self._closed = True
+
+    def _require_open(self, what: str) -> None:
+        if self._closed:
+            raise UndeclaredAccessError(f"plugin {self.plugin_id} {what} after its setup returned")
 
     def router(self, mount: str) -> PluginRouter:
+        self._require_open(f"creates a router for '{mount}'")
         if mount not in self.manifest.mounts:
             raise UndeclaredAccessError(f"plugin {self.plugin_id} mounts '{mount}' without declaring it")
         router = PluginRouter(
@@ -129,11 +149,13 @@ class PluginContext:
             permissions={p.name: p for p in self.manifest.permissions},
             routes=self._routes,
             guard=self._guard,
+            is_open=lambda: not self._closed,
         )
         self.routers.append(router)
         return router
 
     def provide(self, ref: ServiceRef[T], impl: T) -> None:
+        self._require_open(f"provides {ref.id}")
         if ref not in self.manifest.provides:
             raise UndeclaredAccessError(f"plugin {self.plugin_id} provides {ref.id} without declaring it")
         self._registry.register(ref, impl, provider=self.plugin_id)

@@ -1,17 +1,25 @@
 """Find plugins through entry points and decide which may load.
 
-Built-in plugins (entry points of the `greenroom` distribution itself) load unless listed
-in `plugins.disabled`. Any other distribution's plugin loads only when `plugins.allow`
-names it; an entry of the form `{id: x, sha256: ...}` also pins the distribution: the
-SHA-256 of its installed `RECORD` file must match, and every file that `RECORD` lists with
-a hash must still have that hash on disk. `greenroom plugins list` prints the pin to use.
+Built-in plugins (entry points of the `greenroom` distribution itself that load code from
+the `greenroom` package) load unless listed in `plugins.disabled`. Any other plugin loads
+only when `plugins.allow` names it; an entry of the form `{id: x, sha256: ...}` also pins the
+distribution: the SHA-256 of its installed `RECORD` file, byte for byte (what `sha256sum`
+prints), must match, and every file that `RECORD` lists must still have the hash it lists
+(only `RECORD` itself and `.pyc` files may go without one). `greenroom plugins list` prints
+the pin to use.
+
+When two distributions on the search path declare the same plugin id and their names
+differ, that is an error; a distribution seen twice counts once (the first, as for an
+import), and one that only calls itself "greenroom" never displaces a real built-in.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,6 +31,9 @@ from greenroom.kernel.manifest import Plugin
 
 ENTRY_POINT_GROUP = "greenroom.plugins"
 BUILTIN_DISTRIBUTION = "greenroom"
+BUILTIN_PACKAGE = "greenroom"
+# PEP 376 / the wheel spec: RECORD hashes are sha256 or stronger, never md5 or sha1.
+_RECORD_HASHES = {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
 log = logging.getLogger("greenroom.kernel")
 
 
@@ -34,7 +45,14 @@ class Candidate:
 
     @property
     def builtin(self) -> bool:
-        return self.distribution is not None and _dist_name(self.distribution) == BUILTIN_DISTRIBUTION
+        # The name alone is not enough: any wheel can call itself "greenroom" in METADATA.
+        # A built-in's code also lives in the greenroom package.
+        module = self.entry_point.value.split(":", 1)[0].strip()
+        return (
+            self.distribution is not None
+            and _dist_name(self.distribution) == BUILTIN_DISTRIBUTION
+            and (module == BUILTIN_PACKAGE or module.startswith(BUILTIN_PACKAGE + "."))
+        )
 
     @property
     def distribution_name(self) -> str:
@@ -62,38 +80,72 @@ def discover(search_path: Sequence[str] | None = None) -> list[Candidate]:
         for ep in dist.entry_points:
             if ep.group != ENTRY_POINT_GROUP:
                 continue
-            if ep.name in found and found[ep.name].distribution_name != _dist_name(dist):
-                raise ConfigError(
-                    f"plugin id '{ep.name}' is claimed by both {found[ep.name].distribution_name} "
-                    f"and {_dist_name(dist)}"
-                )
-            found[ep.name] = Candidate(id=ep.name, entry_point=ep, distribution=dist)
+            candidate = Candidate(id=ep.name, entry_point=ep, distribution=dist)
+            if ep.name in found:
+                if found[ep.name].distribution_name != candidate.distribution_name:
+                    raise ConfigError(
+                        f"plugin id '{ep.name}' is claimed by both {found[ep.name].distribution_name} "
+                        f"and {candidate.distribution_name}"
+                    )
+                if found[ep.name].builtin or not candidate.builtin:
+                    continue  # the same distribution again further down the path, or an impostor
+            found[ep.name] = candidate
     return sorted(found.values(), key=lambda c: (not c.builtin, c.id))
 
 
-def record_sha256(dist: metadata.Distribution) -> str | None:
-    record = dist.read_text("RECORD")
-    if record is None:
-        return None
-    return hashlib.sha256(record.encode("utf-8")).hexdigest()
-
-
-def verify_record(dist: metadata.Distribution) -> list[str]:
-    """Files whose content no longer matches the hash in the distribution's RECORD."""
-    mismatched: list[str] = []
-    for file in dist.files or []:
-        if file.hash is None or file.hash.mode != "sha256":
-            continue
-        path = Path(str(file.locate()))
+def _record_bytes(dist: metadata.Distribution) -> bytes | None:
+    """The installed RECORD as it is on disk (pip writes it with CRLF line ends)."""
+    # `read_text` would translate line ends, and then the pin would not be the file's hash.
+    location = getattr(dist, "_path", None)  # PathDistribution: its .dist-info directory
+    if isinstance(location, str | os.PathLike):
         try:
-            digest = hashlib.sha256(path.read_bytes()).digest()
+            return (Path(location) / "RECORD").read_bytes()
         except OSError:
-            mismatched.append(str(file))
+            return None
+    text = dist.read_text("RECORD")
+    return None if text is None else text.encode("utf-8")
+
+
+def record_sha256(dist: metadata.Distribution) -> str | None:
+    record = _record_bytes(dist)
+    return None if record is None else hashlib.sha256(record).hexdigest()
+
+
+def _unhashed_allowed(path: str) -> bool:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name in {"RECORD", "RECORD.jws", "RECORD.p7s"} or name.endswith(".pyc")
+
+
+def verify_record(dist: metadata.Distribution, record: bytes | None = None) -> list[str]:
+    """Files that no longer match the hash the distribution's RECORD lists for them.
+
+    Checked against the same RECORD bytes the pin was compared with, so a RECORD swapped
+    between the two reads cannot pass. A file listed without a hash (other than RECORD and
+    bytecode) or with a weak or unknown hash counts as not matching.
+    """
+    record = _record_bytes(dist) if record is None else record
+    if record is None:
+        return ["RECORD"]
+    mismatched: list[str] = []
+    for row in csv.reader(record.decode("utf-8", errors="replace").splitlines()):
+        if not row or not row[0]:
             continue
-        expected = file.hash.value
-        actual = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-        if actual != expected:
-            mismatched.append(str(file))
+        name, listed = row[0], (row[1] if len(row) > 1 else "")
+        if not listed:
+            if not _unhashed_allowed(name):
+                mismatched.append(f"{name} (no hash)")
+            continue
+        mode, _, expected = listed.partition("=")
+        if mode not in _RECORD_HASHES:
+            mismatched.append(f"{name} (hash {mode})")
+            continue
+        try:
+            digest = hashlib.new(mode, Path(str(dist.locate_file(name))).read_bytes()).digest()
+        except OSError:
+            mismatched.append(name)
+            continue
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii") != expected:
+            mismatched.append(name)
     return mismatched
 
 
@@ -139,12 +191,13 @@ def select(candidates: Sequence[Candidate], plugins_config: dict[str, Any]) -> t
 def _pin_problem(candidate: Candidate, pin: str) -> str | None:
     if candidate.distribution is None:
         return "distribution unknown, cannot check its sha256 pin"
-    actual = record_sha256(candidate.distribution)
-    if actual is None:
+    record = _record_bytes(candidate.distribution)
+    if record is None:
         return "distribution has no RECORD, cannot check its sha256 pin"
+    actual = hashlib.sha256(record).hexdigest()
     if actual != pin:
         return f"sha256 pin mismatch: expected {pin}, installed {actual}"
-    changed = verify_record(candidate.distribution)
+    changed = verify_record(candidate.distribution, record)
     if changed:
         return f"installed files differ from the distribution's RECORD: {', '.join(changed[:5])}"
     return None

@@ -70,20 +70,61 @@ def order_by_services(plugins: Sequence[Plugin], core_services: set[str]) -> lis
     return ordered
 
 
-def plugin_candidates(config: Config, search_path: Sequence[str] | None = None) -> tuple[list[Candidate], list[Refusal]]:
+def plugin_candidates(
+    config: Config, search_path: Sequence[str] | None = None
+) -> tuple[list[Candidate], list[Refusal]]:
     return select(discover(search_path), config.get_mapping("plugins"))
 
 
+def _leaf_paths(value: Any, path: str) -> list[str]:
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _leaf_paths(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _leaf_paths(item, f"{path}[{i}]")]
+    return [path]
+
+
+def _from_reference(path: str, references: frozenset[str]) -> bool:
+    return any(path == ref or path.startswith((ref + ".", ref + "[")) for ref in references)
+
+
 def _validate_secrets(plugin: Plugin, config: Config, production: bool) -> None:
-    for path in plugin.manifest.secrets:
-        if not config.has(path):
-            continue
-        if production and path not in config.reference_paths:
-            raise ConfigError(
-                f"plugin {plugin.id} secret is a literal in the config file{config.where(path)}; in production "
-                "use ${VAR}, $env, $file, $vault or $awsSecret",
-                path=path,
-            )
+    """In production every value under a declared secret must come from a reference."""
+    if not production:
+        return
+    for declared in plugin.manifest.secrets:
+        for path in _leaf_paths(config.get(declared), declared) if config.has(declared) else []:
+            if not _from_reference(path, config.reference_paths):
+                raise ConfigError(
+                    f"plugin {plugin.id} secret is a literal in the config file{config.where(path)}; in production "
+                    "use ${VAR}, $env, $file, $vault or $awsSecret",
+                    path=path,
+                )
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def check_claims(plugins: Sequence[Plugin], core_permissions: Sequence[Permission] = ()) -> None:
+    """No two plugins may claim the same URL space or the same permission name.
+
+    Otherwise a plugin could answer requests meant for another one's routes (whichever is
+    mounted first wins the match), or its routes would be granted by a policy written for
+    another plugin's permission.
+    """
+    mounts: list[tuple[str, str]] = []
+    owners = {p.name: "core" for p in core_permissions}
+    for plugin in plugins:
+        for mount in plugin.manifest.mounts:
+            for other_mount, other in mounts:
+                if other != plugin.id and _overlap(mount, other_mount):
+                    raise ConfigError(f"plugin {plugin.id} mounts '{mount}', which overlaps '{other_mount}' of {other}")
+            mounts.append((mount, plugin.id))
+        for permission in plugin.manifest.permissions:
+            owner = owners.setdefault(permission.name, plugin.id)
+            if owner != plugin.id:
+                raise ConfigError(f"plugin {plugin.id} declares permission {permission.name}, which belongs to {owner}")
 
 
 def start_plugins(
@@ -104,6 +145,7 @@ def start_plugins(
             extra={"plugin": refusal.id, "distribution": refusal.distribution, "reason": refusal.reason},
         )
     plugins = [load(c) for c in candidates]
+    check_claims(plugins, core_permissions)
     registry = Registry(services=services, refused=refused, core_permissions=list(core_permissions))
     for plugin in order_by_services(plugins, core_service_ids):
         schema = plugin.manifest.config_schema
@@ -120,6 +162,7 @@ def start_plugins(
             production=production,
         )
         plugin.setup(context)
+        context.close()
         registry.plugins.append(plugin)
         registry.contexts.append(context)
         log.info("plugin started", extra={"plugin": plugin.id, "version": plugin.manifest.version})

@@ -1,22 +1,24 @@
 """Plugin routes, each with a permission declared where it is defined.
 
 A route is declared with exactly one of `permission=` (a permission from the plugin's
-manifest) or `public=True`. The router wraps every permissioned route in the guard, which
-authenticates the caller and asks the permission service before the handler runs, so no
-handler can forget the check. Every declaration lands in the `RouteTable`, which a test
-walks to prove that every mounted route is covered.
+manifest) or `public=True`. The router puts the guard in front of every permissioned route,
+which authenticates the caller and asks the permission service before anything else happens
+for the request: before FastAPI reads the body, validates parameters or runs dependencies,
+so an anonymous caller gets a 401, never a validation error describing the API or a
+dependency's side effect, and no handler can forget the check. Every declaration lands in
+the `RouteTable`, which a test walks to prove that every mounted route is covered.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from greenroom.errors import AuthenticationError, NotAllowedError
 from greenroom.kernel.services import UndeclaredAccessError
@@ -39,6 +41,14 @@ class RouteTable:
         self.routes: list[RouteDeclaration] = []
 
     def add(self, declaration: RouteDeclaration) -> None:
+        # Starlette serves the first route that matches; a second declaration of the same
+        # method and path (another plugin's, or the core's) would be shadowed or shadow it.
+        existing = self.lookup(declaration.method, declaration.path)
+        if existing is not None:
+            raise UndeclaredAccessError(
+                f"route {declaration.method} {declaration.path} is declared by both {existing.plugin_id} "
+                f"and {declaration.plugin_id}"
+            )
         self.routes.append(declaration)
 
     def lookup(self, method: str, path: str) -> RouteDeclaration | None:
@@ -111,31 +121,29 @@ class PluginRouter:
         self._guard = guard
         self._is_open = is_open
 
-    def _guarded(self, endpoint: Callable[..., Any], permission: Permission, where: str) -> Callable[..., Any]:
-        """The endpoint wrapped so the guard runs before it, every time.
+    def _guarded_route_class(self, permission: Permission, endpoint: Callable[..., Any]) -> type[APIRoute]:
+        """An APIRoute whose handler runs the guard first, at the cost of one call per request.
 
-        A wrapper rather than a FastAPI dependency: it costs one function call instead of a
-        pass through dependency resolution on every request. FastAPI still sees the
-        endpoint's own signature (through `__wrapped__`), so it must take `request`.
+        The guard runs where the endpoint would (on the event loop for an async endpoint, in
+        the thread pool for a sync one), since authentication may touch the database.
         """
-        if "request" not in inspect.signature(endpoint).parameters:
-            raise UndeclaredAccessError(f"{self.plugin_id}: guarded route {where} must take a `request` parameter")
         guard, plugin_id = self._guard, self.plugin_id
-        if inspect.iscoroutinefunction(endpoint):
+        on_loop = inspect.iscoroutinefunction(endpoint)
 
-            @functools.wraps(endpoint)
-            async def guarded_async(*args: Any, **kwargs: Any) -> Any:
-                guard.check(kwargs["request"], permission, plugin_id)
-                return await endpoint(*args, **kwargs)
+        class GuardedRoute(APIRoute):
+            def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+                handler = super().get_route_handler()
 
-            return guarded_async
+                async def guarded(request: Request) -> Response:
+                    if on_loop:
+                        guard.check(request, permission, plugin_id)
+                    else:
+                        await run_in_threadpool(guard.check, request, permission, plugin_id)
+                    return await handler(request)
 
-        @functools.wraps(endpoint)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            guard.check(kwargs["request"], permission, plugin_id)
-            return endpoint(*args, **kwargs)
+                return guarded
 
-        return guarded
+        return GuardedRoute
 
     def route(
         self,
@@ -174,11 +182,11 @@ class PluginRouter:
                 public=public,
             )
         )
-        register = self.api.api_route(path, methods=[method.upper()], **kwargs)
-        where = f"{method.upper()} {self.mount}{path}"
-
         def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-            register(self._guarded(endpoint, permission, where) if permission is not None else endpoint)
+            route_class = self._guarded_route_class(permission, endpoint) if permission is not None else None
+            self.api.add_api_route(
+                path, endpoint, methods=[method.upper()], route_class_override=route_class, **kwargs
+            )
             return endpoint
 
         return decorator
