@@ -105,8 +105,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    # 16 MiB of page cache per connection: the OS caches the file too, and memory is a
+    # budget (a 10k-entity catalog server should stay well under 200 MB).
+    cursor.execute("PRAGMA cache_size=-16384")
     # No checkpoint inside a committing writer (it would copy a big ingestion's pages a
     # second time before the commit returns); `Database.checkpoint()` runs them afterwards.
     cursor.execute("PRAGMA wal_autocheckpoint=0")

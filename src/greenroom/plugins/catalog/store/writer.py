@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 
 from greenroom.db.engine import Database
-from greenroom.plugins.catalog.processing.pipeline import Emitted, ProcessingError, TreeResult
+from greenroom.plugins.catalog.processing.pipeline import Emitted, ProcessingError, TreeResult, compact_json
 from greenroom.plugins.catalog.store import tables
 from greenroom.plugins.catalog.store.search import search_rows
 
@@ -159,7 +159,7 @@ def stitch(
         entity["status"] = {"items": [_status_item(e) for e in errors]}
     etag = supplied_etag or _etag_of(entity)
     metadata["etag"] = etag
-    return entity, orjson.dumps(entity), etag
+    return entity, compact_json(entity), etag
 
 
 class BulkWriter:
