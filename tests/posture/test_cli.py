@@ -179,3 +179,18 @@ def test_every_real_world_config_is_read(config):
     completed = run(config, "--format", "json")
     assert completed.returncode in (0, 1), f"{config.name}: {completed.stderr}"
     assert json.loads(completed.stdout)["sources"]
+
+
+def test_bad_suppressions_are_loud(tmp_path):
+    config = tmp_path / "app-config.yaml"
+    config.write_text(CLEAN_BACKSTAGE.replace("host: 127.0.0.1", "host: 0.0.0.0"))
+    suppressions = tmp_path / "suppressions.yaml"
+    suppressions.write_text(
+        "suppressions:\n  - id: GR-NET-001\n    reason: Published only to the ingress controller.\n"
+        "    expires: 2000-01-01\n  - id: GR-NET-002\n    expires: 2999-01-01\n"
+    )
+    completed = run(config, "--suppressions", suppressions, "--fail-on", "low")
+    assert completed.returncode == 1  # the expired entry no longer hides GR-NET-001
+    assert "error: " in completed.stderr
+    assert "expired on 2000-01-01" in completed.stderr
+    assert "needs a 'reason'" in completed.stderr

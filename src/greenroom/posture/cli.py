@@ -117,7 +117,10 @@ def audit(
     except AuditInputError as exc:
         raise _error(str(exc)) from None
     for problem in report.problems:
+        # Bad suppression entries suppress nothing; say so where CI logs show it.
         if problem.kind in ("suppression", "check-error"):
+            sys.stderr.write(f"error: {problem}\n")
+        elif problem.kind == "suppression-warning":
             sys.stderr.write(f"warning: {problem}\n")
     text = _render(report, output_format, _use_colour(colour) and output is None)
     if output is not None:

@@ -48,6 +48,16 @@ def _under(path: str, prefix: str) -> bool:
     return not prefix or path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
+def _prefixes(path: str) -> list[str]:
+    """`a.b[0].c` -> ['a', 'a.b', 'a.b[0]', 'a.b[0].c']: the path and each ancestor."""
+    out = []
+    for index, char in enumerate(path):
+        if char in ".[" and index:
+            out.append(path[:index])
+    out.append(path)
+    return out
+
+
 def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -70,6 +80,8 @@ class AuditContext:
     secret_values: set[str] = field(default_factory=set)
     _data: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
+    _references: frozenset[str] | None = field(default=None, init=False, repr=False)
+    _all_leaves: list[tuple[str, str, Any]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._data = self.config.as_dict()
@@ -114,12 +126,13 @@ class AuditContext:
         """The value at `path` comes from the environment, a file or a secret store."""
         if self.is_placeholder_value(self.get(path)):
             return True
-        candidates = {*self.config.reference_paths, *self.config.unresolved}
-        if not any(_under(path, ref) for ref in candidates if ref):
+        if self._references is None:
+            self._references = frozenset({*self.config.reference_paths, *self.config.unresolved} - {""})
+        if not any(prefix in self._references for prefix in _prefixes(path)):
             return False
         # The loader records references per key, not per file: a later file may have
         # replaced `${VAR}` with a literal. The line the final value was written on tells.
-        return not (path in candidates and self.get(path) is not None and self._literal_on_line(path))
+        return not (path in self._references and self.get(path) is not None and self._literal_on_line(path))
 
     def _literal_on_line(self, path: str) -> bool:
         key = path.rsplit(".", 1)[-1]
@@ -142,6 +155,14 @@ class AuditContext:
 
     def leaves(self, root: str = "") -> Iterator[tuple[str, str, Any]]:
         """(path, key name, value) of every scalar under `root` (list items take their list's key)."""
+        if not root:
+            if self._all_leaves is None:
+                self._all_leaves = list(self._walk_leaves(""))
+            yield from self._all_leaves
+            return
+        yield from self._walk_leaves(root)
+
+    def _walk_leaves(self, root: str) -> Iterator[tuple[str, str, Any]]:
 
         def walk(value: Any, path: str, key: str) -> Iterator[tuple[str, str, Any]]:
             if isinstance(value, dict):

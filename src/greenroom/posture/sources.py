@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ REFERENCE_KEYS = frozenset({"$env", "$file", "$include", "$vault", "$awsSecret"}
 _LEGACY_SECRET = {"env": "$env", "file": "$file", "data": "$include"}
 _HELM_PATHS = (("appConfig",), ("backstage", "appConfig"), ("upstream", "backstage", "appConfig"))
 _CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+# Cheap tests that decide whether a file needs parsing here before the loader reads it:
+# a wrapper's top-level keys, or a `$key` that is not one of the loader's references.
+_WRAPPER_HINT = re.compile(r"^(?:kind|appConfig|backstage|upstream)\s*:", re.MULTILINE)
+_UNUSUAL_DOLLAR_KEY = re.compile(r"[\s{,\"']\$(?!(?:env|file|include|vault|awsSecret)\b)[A-Za-z_]")
 
 
 class AuditInputError(Exception):
@@ -164,12 +169,16 @@ def _span_replacement(text: str, start: int, end: int, replacement: str) -> str:
     return replacement + "\n" * newlines + indent
 
 
-def rewrite(text: str, *, source: str, base_dir: Path | None) -> tuple[str, list[str]]:
+def rewrite(
+    text: str, *, source: str, base_dir: Path | None, nodes: list[yaml.Node] | None = None
+) -> tuple[str, list[str]]:
     """Rewrite legacy references and data `$` keys; make relative includes absolute.
 
     Returns the new text (same number of lines) and notes about what was rewritten.
+    `nodes` are the text's parsed documents when the caller has them already.
     """
-    nodes = parse_nodes(text, source)
+    if nodes is None:
+        nodes = parse_nodes(text, source)
     edits: list[tuple[int, int, str]] = []
     notes: set[str] = set()
     for root in nodes:
@@ -334,6 +343,10 @@ def prepare(files: Sequence[Path], scratch: Path) -> Prepared:
     for given in files:
         file = Path(given).resolve()
         text = _read(file)
+        if not _WRAPPER_HINT.search(text) and not _UNUSUAL_DOLLAR_KEY.search(text):
+            # A plain app-config (the usual case): the loader reads it as it is.
+            prepared.sources.append(ConfigSource(path=file, shape="app-config", detail="", load_path=file))
+            continue
         roots = parse_nodes(text, str(file))
         embedded = [(root, list(_embedded_documents(root, str(file)))) for root in roots]
         if any(entries for _root, entries in embedded):
@@ -342,7 +355,9 @@ def prepare(files: Sequence[Path], scratch: Path) -> Prepared:
                     inner_nodes = parse_nodes(inner, f"{file} (data['{name}'])")
                     if not inner_nodes or not isinstance(inner_nodes[0], yaml.MappingNode):
                         continue
-                    rewritten, notes = rewrite(inner, source=f"{file} (data['{name}'])", base_dir=file.parent)
+                    rewritten, notes = rewrite(
+                        inner, source=f"{file} (data['{name}'])", base_dir=file.parent, nodes=inner_nodes
+                    )
                     for note in notes:
                         prepared.problems.append(Problem("note", note, str(file)))
                     body = "\n" * padding + rewritten if padding is not None else rewritten
@@ -369,9 +384,9 @@ def prepare(files: Sequence[Path], scratch: Path) -> Prepared:
             )
             prepared.outer.append(_outer_without(roots[0], dotted, str(file)))
             continue
-        rewritten, notes = rewrite(text, source=str(file), base_dir=None)
+        rewritten, notes = rewrite(text, source=str(file), base_dir=None, nodes=roots)
         if rewritten != text:  # the copy lives elsewhere: its relative includes must still work
-            rewritten, notes = rewrite(text, source=str(file), base_dir=file.parent)
+            rewritten, notes = rewrite(text, source=str(file), base_dir=file.parent, nodes=roots)
         for note in notes:
             prepared.problems.append(Problem("note", note, str(file)))
         load_path = writer.write(file, rewritten) if rewritten != text else file

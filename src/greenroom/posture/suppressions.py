@@ -109,7 +109,8 @@ def load_suppressions(file: Path, *, known_ids: frozenset[str], today: date) -> 
             problem(f"{check_id}: suppression expired on {expires.isoformat()}; the finding is reported again")
             continue
         if expires - today > MAX_HORIZON:
-            problem(f"{check_id}: expires more than a year ahead ({expires.isoformat()}); review it sooner")
+            problems.append(Problem("suppression-warning", f"{check_id}: expires more than a year ahead "
+                                    f"({expires.isoformat()}); review it sooner", source, line))
         path = entry.get("path")
         key = entry.get("key")
         valid.append(
@@ -141,7 +142,7 @@ def apply_suppressions(
         entry = suppressions[match]
         suppressed.append(Suppressed(finding, entry.reason, entry.expires.isoformat()))
     unused = [
-        Problem("suppression", f"{s.id}: suppression matches no finding", s.source, s.line)
+        Problem("suppression-warning", f"{s.id}: suppression matches no finding", s.source, s.line)
         for i, s in enumerate(suppressions)
         if i not in used
     ]
