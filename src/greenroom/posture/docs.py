@@ -14,23 +14,25 @@ from greenroom.posture.registry import Check
 
 FLAVOR_NAMES = {"backstage": "Backstage", "greenroom": "greenroom"}
 
-# Keys the checks read for greenroom features that are specified but not built yet, with the
-# names chosen here (the features' issues do not fix them); the features should read these.
+# Keys the checks read for greenroom features whose issues did not fix a name, with the
+# name chosen here and whether greenroom reads it yet (the audit trail and scaffolder do not exist).
+IDENTITY = "read by the identity plugin"
+PLANNED = "not read yet"
+POSTURE = "read by the posture audit"
 PROPOSED_KEYS = (
-    ("auth.requireMfa", "GR-AUTH-005", "true: refuse sign-ins whose amr/acr claims show no second factor"),
-    ("auth.providers.<id>.<env>.requireMfa", "GR-AUTH-005", "the same, per provider"),
-    ("auth.providers.<id>.<env>.pkce", "GR-AUTH-007", "PKCE on the authorization code flow (default true)"),
-    ("auth.session.idleTimeout", "GR-AUTH-006", "browser session idle timeout (HumanDuration or ISO 8601)"),
-    ("auth.session.absoluteTimeout", "GR-AUTH-006", "browser session absolute timeout"),
-    ("auth.lockout.enabled", "GR-CORE-005", "lock an identity/address out after repeated failures (default true)"),
-    ("auth.lockout.maxAttempts", "GR-CORE-005", "failed attempts before lockout"),
-    ("auth.lockout.duration", "GR-CORE-005", "how long a lockout lasts"),
-    ("audit.enabled", "GR-CORE-003", "record the audit trail (default true)"),
-    ("audit.hashChain", "GR-CORE-004", "chain audit events by hash so edits are detectable (default true)"),
-    ("scaffolder.actions.allow", "GR-SCAF-002", "the scaffolder actions templates may use"),
-    ("posture.allowedPlugins", "GR-SUP-001", "reviewed Backstage backend plugin packages (globs)"),
-    ("posture.trustedScopes", "GR-SUP-003", "npm scopes whose plugins are trusted, besides the built-in list"),
-    ("posture.suppressionsFile", "start-up gate", "suppression file the start-up gate and /api/posture apply"),
+    ("auth.requireMfa", "GR-AUTH-005", "true: refuse sign-ins whose amr/acr claims show no second factor", IDENTITY),
+    ("auth.providers.<id>.<env>.requireMfa", "GR-AUTH-005", "the same, per provider", IDENTITY),
+    ("auth.providers.<id>.<env>.pkce", "GR-AUTH-007", "PKCE on the authorization code flow (default true)", IDENTITY),
+    ("auth.session.idleTimeout", "GR-AUTH-006", "browser session idle timeout (HumanDuration or ISO 8601)", IDENTITY),
+    ("auth.session.absoluteTimeout", "GR-AUTH-006", "browser session absolute timeout", IDENTITY),
+    ("auth.lockout.enabled", "GR-CORE-005", "lock an identity out after repeated failures (default true)", IDENTITY),
+    ("auth.lockout.maxAttempts", "GR-CORE-005", "failed attempts before lockout", IDENTITY),
+    ("audit.enabled", "GR-CORE-003", "record the audit trail (default true)", PLANNED),
+    ("audit.hashChain", "GR-CORE-004", "chain audit events by hash so edits are detectable (default true)", PLANNED),
+    ("scaffolder.actions.allow", "GR-SCAF-002", "the scaffolder actions templates may use", PLANNED),
+    ("posture.allowedPlugins", "GR-SUP-001", "reviewed Backstage backend plugin packages (globs)", POSTURE),
+    ("posture.trustedScopes", "GR-SUP-003", "npm scopes whose plugins are trusted, besides the built-in list", POSTURE),
+    ("posture.suppressionsFile", "start-up gate", "suppression file the start-up gate and /api/posture apply", POSTURE),
 )
 
 INTRO = """\
@@ -109,15 +111,15 @@ secret value: secrets are shown as `[REDACTED n chars]`.
 
 def _proposed_keys() -> str:
     lines = [
-        "## Keys greenroom does not read yet",
+        "## Keys chosen for greenroom features",
         "",
-        "Some checks read keys of greenroom features that are specified but not built yet. These are",
-        "the names the checks use; the features are expected to read the same keys.",
+        "Some checks read greenroom keys that no issue had named. These are the names the checks use;",
+        "a feature built later is expected to read the same keys.",
         "",
-        "| key | check | meaning |",
-        "|---|---|---|",
+        "| key | check | meaning | status |",
+        "|---|---|---|---|",
     ]
-    lines.extend(f"| `{key}` | {check} | {meaning} |" for key, check, meaning in PROPOSED_KEYS)
+    lines.extend(f"| `{key}` | {check} | {meaning} | {status} |" for key, check, meaning, status in PROPOSED_KEYS)
     return "\n".join(lines) + "\n"
 
 
