@@ -167,6 +167,37 @@ def test_is_secret_covers_descendants_only(sample: tuple[Config, Path]) -> None:
     assert not keys.is_secret("backend.auth.keysRotated")
 
 
+def test_credentials_are_the_secret_named_and_secret_store_values(write: Write, load: Load) -> None:
+    write("ca.pem", "-----BEGIN CERTIFICATE-----\n")
+    config = load(
+        write(
+            "a.yaml",
+            """
+            a:
+              baseUrl: ${BASE_URL}
+              ca: {$file: ca.pem}
+              token: ${TOKEN}
+              password: literal-password
+              fromVault: {$vault: {path: p}}
+            """,
+        ),
+        env={"BASE_URL": "https://x.example.com", "TOKEN": "token-from-env-1"},
+        resolve_secrets=False,
+    )
+    assert {p for p in ("a.baseUrl", "a.ca", "a.token", "a.password", "a.fromVault") if config.is_secret(p)} == {
+        "a.baseUrl", "a.ca", "a.token", "a.password", "a.fromVault"
+    }
+    assert {p for p in ("a.baseUrl", "a.ca", "a.token", "a.password", "a.fromVault") if config.is_credential(p)} == {
+        "a.token", "a.password", "a.fromVault"
+    }
+    assert config.credential_paths <= config.secret_paths
+    assert Config({"x": 1}, secret_paths=frozenset({"x"})).is_credential("x")  # defaults to the secrets
+    changed = config.with_values({"b.apiKey": "cli-key-123456"})
+    assert changed.is_credential("b.apiKey")
+    assert changed.is_credential("a.token")
+    assert not changed.is_credential("a.baseUrl")
+
+
 def test_redacted_replaces_every_secret_and_keeps_the_shape(sample: tuple[Config, Path]) -> None:
     config, _ = sample
     redacted = config.redacted()

@@ -101,10 +101,24 @@ def test_secrets_in_the_own_subtree_read_as_redacted_unless_declared(config: Con
     assert scoped(config).get("hello.apiToken") == REDACTED
 
 
-def test_values_from_the_environment_are_secrets_a_plugin_must_declare(config: Config) -> None:
-    """`${VAR}` values are secrets (loader rule); a plugin reading one declares it in `secrets`."""
-    assert scoped(config).get("hello.fromEnv") == REDACTED
-    assert scoped(config, secrets=("hello.fromEnv",)).get("hello.fromEnv") == "https://hello.example.com"
+def test_values_from_the_environment_are_the_plugins_to_read(config: Config) -> None:
+    """`${VAR}` values are redacted in shown config and logs, but a client id or base URL from
+    the environment is ordinary config to the plugin that owns it."""
+    assert config.is_secret("hello.fromEnv")
+    assert not config.is_credential("hello.fromEnv")
+    assert scoped(config).get("hello.fromEnv") == "https://hello.example.com"
+    assert scoped(config).get_str("hello.fromEnv") == "https://hello.example.com"
+    assert config.redacted()["hello"]["fromEnv"] == REDACTED
+
+
+def test_credentials_from_the_environment_must_still_be_declared(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("hello:\n  clientId: ${CLIENT_ID}\n  clientSecret: ${CLIENT_SECRET}\n", encoding="utf-8")
+    config = load_config([path], env={"CLIENT_ID": "public-client-id", "CLIENT_SECRET": "client-secret-123"})
+    assert scoped(config).get("hello") == {"clientId": "public-client-id", "clientSecret": REDACTED}
+    with pytest.raises(UndeclaredAccessError, match=re.escape("reads secret 'hello.clientSecret'")):
+        scoped(config).get_str("hello.clientSecret")
+    assert scoped(config, secrets=("hello.clientSecret",)).get_str("hello.clientSecret") == "client-secret-123"
 
 
 @pytest.mark.parametrize("getter", ["get_str", "get_int", "get_bool", "secret"])

@@ -21,6 +21,8 @@ greenroom adds secret references resolved from a secret store (see `secrets.py`)
 Every value remembers where it came from (file and line) and whether it is a secret (it
 came from `$env`, `$file`, `${VAR}` or a secret store, or sits under a key whose name says
 secret), so errors can point at the right line and secrets can be redacted everywhere.
+Of those, the ones under a secret-named key or from a secret store are also credentials
+(`credential_paths`): a plugin reads them only by declaring them.
 `reference_paths` are the values that are not literals of a config file: those from `$env`,
 `$file`, `${VAR}` or a secret store (an `$include`d file is config like any other, so its
 literals stay literals).
@@ -86,6 +88,7 @@ class _LoadState:
     included: int = 0
     origins: dict[str, Origin] = field(default_factory=dict)
     secret_paths: set[str] = field(default_factory=set)
+    credential_paths: set[str] = field(default_factory=set)
     reference_paths: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
 
@@ -304,6 +307,7 @@ class _Transformer:
 
     def _secret_store(self, key: str, arg: Any, *, path: str) -> Any:
         self.state.secret_paths.add(path)
+        self.state.credential_paths.add(path)
         self.state.reference_paths.add(path)
         ref = SecretRef.parse(key, arg, path=path)
         if not self.state.resolve_secrets:
@@ -417,6 +421,7 @@ def load_config(
         merged,
         origins=state.origins,
         secret_paths=frozenset(state.secret_paths),
+        credential_paths=frozenset(state.credential_paths),
         reference_paths=frozenset(state.reference_paths),
         unresolved=dict(state.unresolved),
         sources=tuple(sources),
@@ -448,6 +453,7 @@ def _mark_secret_keys(value: Any, path: str, state: _LoadState) -> None:
             child = _join(path, key)
             if SECRET_KEY_PATTERN.search(key) and not isinstance(item, dict | bool):
                 state.secret_paths.add(child)
+                state.credential_paths.add(child)
             _mark_secret_keys(item, child, state)
     elif isinstance(value, list):
         for i, item in enumerate(value):

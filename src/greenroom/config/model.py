@@ -69,10 +69,16 @@ class Config:
         reference_paths: frozenset[str] = frozenset(),
         unresolved: Mapping[str, str] | None = None,
         sources: tuple[str, ...] = (),
+        credential_paths: frozenset[str] | None = None,
     ) -> None:
         self._data = copy.deepcopy(dict(data))
         self._origins = dict(origins or {})
         self.secret_paths = secret_paths
+        # Credentials are the secrets a plugin must declare to read: values under a
+        # secret-named key or from a secret store. A value that is secret only because it came
+        # from the environment or a file (a base URL, a client id, a CA bundle) is redacted
+        # wherever config is shown or logged, but the plugin whose config it is may read it.
+        self.credential_paths = secret_paths if credential_paths is None else credential_paths
         self.reference_paths = reference_paths
         self.unresolved = dict(unresolved or {})
         self.sources = sources
@@ -139,7 +145,12 @@ class Config:
 
     # -- secrets -----------------------------------------------------------------------
     def is_secret(self, path: str) -> bool:
-        return any(path == p or path.startswith((p + ".", p + "[")) for p in self.secret_paths)
+        """Redacted wherever config is shown or logged."""
+        return _covered(path, self.secret_paths)
+
+    def is_credential(self, path: str) -> bool:
+        """A secret a plugin gets only by declaring it (see `credential_paths`)."""
+        return _covered(path, self.credential_paths)
 
     def _collect_secret_values(self) -> Iterable[str]:
         for path in self.secret_paths:
@@ -188,6 +199,7 @@ class Config:
         data = self.as_dict()
         origins = dict(self._origins)
         secret_paths = set(self.secret_paths)
+        credential_paths = set(self.credential_paths)
         for path, value in values.items():
             parts = [p for p in split_path(path) if isinstance(p, str)]
             if not parts or "[" in path:
@@ -203,7 +215,9 @@ class Config:
             for known in [p for p in origins if p.startswith((path + ".", path + "["))]:
                 del origins[known]
             origins[path] = Origin("command line", None)
-            secret_paths.update(_secret_named(value, path, SECRET_KEY_PATTERN))
+            named = set(_secret_named(value, path, SECRET_KEY_PATTERN))
+            secret_paths.update(named)
+            credential_paths.update(named)
         return Config(
             data,
             origins=origins,
@@ -211,7 +225,12 @@ class Config:
             reference_paths=self.reference_paths,
             unresolved=self.unresolved,
             sources=self.sources,
+            credential_paths=frozenset(credential_paths),
         )
+
+
+def _covered(path: str, prefixes: frozenset[str]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in prefixes)
 
 
 def _leaves(value: Any) -> Iterable[Any]:

@@ -22,8 +22,11 @@ def _under(path: str, prefix: str) -> bool:
 class ScopedConfig:
     """A plugin's window on the config: its own subtree plus the keys it declared.
 
-    Secrets inside that window are handed out only through `secret()` and only for paths
-    the manifest lists in `secrets`; everywhere else they read as a redaction marker.
+    Credentials inside that window (values under secret-named keys or from a secret store)
+    are handed out only for paths the manifest lists in `secrets`; everywhere else they read
+    as a redaction marker. Values that are secret only because they came from `${VAR}`,
+    `$env` or `$file` (a client id, a base URL, a CA bundle) are the plugin's to read, and
+    still redacted in logs and shown config.
     """
 
     def __init__(self, config: Config, manifest: PluginManifest) -> None:
@@ -43,7 +46,7 @@ class ScopedConfig:
         return any(_under(path, s) for s in self._secrets)
 
     def _scrub(self, value: Any, path: str) -> Any:
-        if self._config.is_secret(path) and not self._declared_secret(path) and not isinstance(value, dict):
+        if self._config.is_credential(path) and not self._declared_secret(path) and not isinstance(value, dict):
             return REDACTED
         if isinstance(value, dict):
             return {k: self._scrub(v, f"{path}.{k}") for k, v in value.items()}
@@ -66,7 +69,7 @@ class ScopedConfig:
         return self._config.get_str(path, default)
 
     def _check_secret(self, path: str) -> None:
-        if self._config.is_secret(path) and not self._declared_secret(path):
+        if self._config.is_credential(path) and not self._declared_secret(path):
             raise UndeclaredAccessError(f"plugin {self._plugin} reads secret '{path}' without declaring it")
 
     def get_bool(self, path: str, default: bool = False) -> bool:
