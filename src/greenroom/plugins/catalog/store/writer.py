@@ -359,15 +359,21 @@ class CatalogWriter:
         writer.delete_in(tables.search, "entity_pk", old_pks)  # the stitch rebuilds them
         plan.relations_in_db = connection.execute(select(r.c.originating_pk).limit(1)).first() is not None
 
-        # Filling most of an SQLite table: building its indexes once at the end is about twice
-        # as fast as maintaining them row by row. Readers keep their snapshot meanwhile.
+        # Filling most of a table: building its indexes once at the end is about twice as
+        # fast as maintaining them row by row. On SQLite readers keep their snapshot
+        # meanwhile; on PostgreSQL dropping an index locks readers out until the commit, so
+        # there it is done only for a first load into an empty catalog.
         rebuild: list[Any] = []
-        if writer.sqlite and len(plan.inserts) >= BULK_LOAD_MIN and len(plan.inserts) >= (
-            len(existing) + self._entity_count(connection)
-        ) * BULK_LOAD_SHARE:
+        before = self._entity_count(connection)
+        if len(plan.inserts) >= BULK_LOAD_MIN and (
+            (writer.sqlite and len(plan.inserts) >= (before + len(plan.inserts)) * BULK_LOAD_SHARE)
+            or (writer.postgres and before == 0)
+        ):
             rebuild.extend(tables.search.indexes)
             if not plan.relations_in_db:  # nothing to look up in relations until the end
                 rebuild.extend(r.indexes)
+            if writer.postgres:
+                connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
         for index in rebuild:
             index.drop(connection)
         writer.insert(r, ("originating_pk", "source_ref", "type", "target_ref"), relation_rows)
