@@ -309,6 +309,8 @@ def test_database_password_from_vault_with_token_from_env_never_leaks(
     assert json.loads(shown)["backend"]["database"]["connection"]["password"] == "[REDACTED]"
 
     stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     configure_logging(level="DEBUG", redact=config.redact_text, stream=stream)
     try:
         log = logging.getLogger("greenroom.test.e2e")
@@ -319,7 +321,8 @@ def test_database_password_from_vault_with_token_from_env_never_leaks(
         except RuntimeError:
             log.exception("database error")
     finally:
-        logging.getLogger().handlers.clear()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     output = stream.getvalue()
     assert output.count("\n") >= 3
     assert DB_PASSWORD not in output
