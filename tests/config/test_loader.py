@@ -262,6 +262,13 @@ def test_unbounded_file_reference_is_refused_quickly(write: Write, load: Load) -
     assert time.monotonic() - started < 2
 
 
+def test_unknown_dollar_keys_are_plain_data(write: Write, load: Load) -> None:
+    """Backstage treats only its reference keys specially: plugin config can hold `$in` filters."""
+    config = load(write("a.yaml", "a: {$secret: {env: X}}\nfilter: {kind: {$in: [a, b]}, $not: {x: 1}}\n"))
+    assert config.get("a") == {"$secret": {"env": "X"}}
+    assert config.get("filter") == {"kind": {"$in": ["a", "b"]}, "$not": {"x": 1}}
+
+
 def test_file_reference_must_be_utf8(write: Write, load: Load) -> None:
     write("bin.dat", b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match=r"a: file bin\.dat is not valid UTF-8"):
@@ -272,7 +279,6 @@ def test_file_reference_must_be_utf8(write: Write, load: Load) -> None:
     ("text", "message"),
     [
         ("a: {$env: X, other: 1}\n", r"a: \$env should not have adjacent keys"),
-        ("a: {$secret: X}\n", r"a: unknown reference \$secret"),
         ("a: {$env: [X]}\n", r"a: \$env value is not a string"),
         ("a: {$file: {x: 1}}\n", r"a: \$file value is not a string"),
         ("a: {$include: 5}\n", r"a: \$include value is not a string"),

@@ -226,7 +226,9 @@ class _Transformer:
                     items.append(out)
             return items
         if isinstance(value, dict):
-            ref_keys = [k for k in value if k.startswith("$")]
+            # Only greenroom's reference keys are special; other `$` keys (filter operators like
+            # `$in` in plugin config, the long-gone `$secret`) are plain data, as in Backstage.
+            ref_keys = [k for k in value if k in _REFERENCE_KEYS]
             if ref_keys:
                 return self._reference(value, ref_keys, path=path, base_dir=base_dir, stack=stack)
             result: dict[str, Any] = {}
@@ -250,8 +252,6 @@ class _Transformer:
         key = ref_keys[0]
         if len(value) != 1:
             raise ConfigError(f"{key} should not have adjacent keys", path=path)
-        if key not in _REFERENCE_KEYS:
-            raise ConfigError(f"unknown reference {key}", path=path)
         arg = value[key]
         if key in _SECRET_STORE_KEYS:
             return self._secret_store(key, arg, path=path)
