@@ -252,6 +252,8 @@ class Authenticator:
 
     # -- the request ----------------------------------------------------------------------
     def _from_bearer(self, token: str) -> Principal:
+        if self.identity is not None and self.identity.knows_token(token):
+            return self.identity.principal_from_token(token)
         if self.identity is not None and token.count(".") == 2:
             try:
                 header = unverified_header(token)

@@ -96,6 +96,7 @@ class IdentityService:
         )
         self.allowed_origins = normalised_origins(settings.allowed_origins)
         self._verified: dict[str, VerifiedToken] = {}
+        self._principals: dict[str, tuple[Session, Principal]] = {}
         self._verified_lock = threading.Lock()
         secure = settings.secure_cookies
         self.session_cookie_name = "__Host-greenroom-session" if secure else "greenroom-session"
@@ -172,6 +173,7 @@ class IdentityService:
                 self._verified[token] = verified
         elif verified.expires_at + 60 <= now:  # the same leeway PyJWT allowed
             self._verified.pop(token, None)
+            self._principals.pop(token, None)
             raise CredentialError("Invalid user token: the token has expired", reason="expired", counts=False)
         try:
             session = self.sessions.active_for_token(verified.session_id)
@@ -186,10 +188,22 @@ class IdentityService:
                                   counts=False)
         return verified, session
 
+    def knows_token(self, token: str) -> bool:
+        """True for a user token this process has verified before (skips parsing its header)."""
+        return token in self._verified
+
     def principal_from_token(self, token: str, header: dict[str, Any] | None = None) -> Principal:
         verified, session = self.verify_user_token(token, header)
-        return self.principal_for(session, "user-token", target_plugin=verified.target_plugin,
-                                  acting_plugin=verified.acting_plugin)
+        cached = self._principals.get(token)
+        if cached is not None and cached[0] is session:  # the same session record: the same principal
+            return cached[1]
+        principal = self.principal_for(session, "user-token", target_plugin=verified.target_plugin,
+                                       acting_plugin=verified.acting_plugin)
+        with self._verified_lock:
+            if len(self._principals) >= MAX_TOKEN_CACHE:
+                self._principals.clear()
+            self._principals[token] = (session, principal)
+        return principal
 
     def session_cookie(self, request: Request) -> str | None:
         return request.cookies.get(self.session_cookie_name)

@@ -127,7 +127,8 @@ class SessionStore:
         self._cache: dict[str, tuple[Session | None, float]] = {}
         self._lock = threading.Lock()
         self._last_purge = float("-inf")
-        self._jti_cache: dict[str, tuple[bool, float]] = {}
+        self._revoked_jtis: set[str] = set()
+        self._revoked_loaded_at = float("-inf")
 
     # -- create -------------------------------------------------------------------------
     def create(
@@ -327,24 +328,24 @@ class SessionStore:
 
     # -- single tokens -------------------------------------------------------------------
     def revoke_token(self, jti: str, expires_at: float) -> None:
+        """Revoke one token (its session stays); every process sees it within the check interval."""
         with self._database.engine.begin() as connection:
             exists = connection.execute(
                 select(models.revoked_tokens.c.jti).where(models.revoked_tokens.c.jti == jti)
             ).first()
             if exists is None:
                 connection.execute(insert(models.revoked_tokens).values(jti=jti, expires_at=int(expires_at)))
-        self._jti_cache.pop(jti, None)
+        self._revoked_jtis.add(jti)
 
     def token_revoked(self, jti: str) -> bool:
-        cached = self._jti_cache.get(jti)
+        """Whether a token was revoked on its own. The (small) set of revoked, unexpired token ids
+        is reloaded at most once per check interval, so this is a set lookup per request."""
         now = self._clock()
-        if cached is not None and now - cached[1] < self.settings.revocation_check_interval:
-            return cached[0]
-        with self._database.engine.connect() as connection:
-            revoked = connection.execute(
-                select(models.revoked_tokens.c.jti).where(models.revoked_tokens.c.jti == jti)
-            ).first() is not None
-        if len(self._jti_cache) >= MAX_CACHED:
-            self._jti_cache.clear()
-        self._jti_cache[jti] = (revoked, now)
-        return revoked
+        if now - self._revoked_loaded_at >= self.settings.revocation_check_interval:
+            with self._database.engine.connect() as connection:
+                rows = connection.execute(
+                    select(models.revoked_tokens.c.jti).where(models.revoked_tokens.c.expires_at >= int(now))
+                ).scalars()
+                self._revoked_jtis = set(rows)
+            self._revoked_loaded_at = now
+        return jti in self._revoked_jtis

@@ -102,3 +102,19 @@ def test_okta_sign_in(make_auth_portal, idp):
     done = oidc_sign_in(portal.browser(), portal, "okta")
     assert done.status_code == 200, done.text
     assert frame_message(done)["response"]["backstageIdentity"]["identity"]["userEntityRef"] == "user:default/alice"
+
+
+def test_required_mfa_fails_closed_for_providers_that_cannot_show_it(make_identity):
+    from tests.identity.conftest import settings
+
+    class _Strict:
+        def __init__(self) -> None:
+            self.settings = settings(environment="production", require_mfa=True)
+
+    github = {"github": {"production": _base()}}
+    with pytest.raises(ConfigError, match="cannot show a second factor"):
+        load_providers(github, environment="production", identity=_Strict(), outbound=Outbound())
+    with pytest.raises(ConfigError, match="cannot show a second factor"):
+        _load(make_identity, {"oauth2Proxy": {"trustedProxies": ["10.0.0.1"], "requireMfa": True}})
+    trusted = {"github": {"production": _base(dangerouslyTrustUpstreamMfa=True)}}
+    assert "github" in load_providers(trusted, environment="production", identity=_Strict(), outbound=Outbound())

@@ -74,6 +74,22 @@ class LoadedProvider:
         return self.provider if isinstance(self.provider, ProxyProvider) else None
 
 
+def _check_mfa(provider: Provider, identity: IdentityService, config: dict[str, Any], where: str) -> None:
+    """With MFA required, a provider that cannot show a second factor fails closed at start-up."""
+    required = provider.settings.require_mfa or identity.settings.require_mfa
+    if not required or provider.shows_mfa:
+        return
+    if config.get("dangerouslyTrustUpstreamMfa") is True:
+        log.warning("MFA is required but this provider cannot show it; trusting that it is enforced upstream "
+                    "(dangerouslyTrustUpstreamMfa)", extra={"path": where})
+        return
+    raise ConfigError(
+        f"MFA is required, but {provider.id} cannot show a second factor; enforce MFA in the identity provider or "
+        "proxy and set dangerouslyTrustUpstreamMfa: true on this provider, or use OIDC or SAML",
+        path=f"{where}.requireMfa" if provider.settings.require_mfa else "auth.requireMfa",
+    )
+
+
 def load_providers(
     providers: dict[str, Any], *, environment: str, identity: IdentityService, outbound: Outbound
 ) -> dict[str, LoadedProvider]:
@@ -114,6 +130,7 @@ def load_providers(
             .total_seconds(),
         )
         provider = cls(settings, identity, outbound)
+        _check_mfa(provider, identity, config, where)
         specs = parse_resolvers(config, where, cls.resolvers)
         if not specs:
             log.warning("auth provider has no signIn.resolvers: nobody can sign in through it",

@@ -116,6 +116,8 @@ class StartContext:
 
 class Provider:
     kind: str = "redirect"
+    # Whether the provider's answer can show a second factor (amr/acr, AuthnContextClassRef).
+    shows_mfa = False
     # Resolvers this provider supports, by Backstage name, with the annotation each uses.
     resolvers: Mapping[str, str | None] = {}
 

@@ -91,6 +91,7 @@ def _pkce_pair() -> tuple[str, str]:
 
 
 class OidcProvider(RedirectProvider):
+    shows_mfa = True
     resolvers = {
         "emailMatchingUserEntityProfileEmail": None,
         "emailLocalPartMatchingUserEntityName": None,

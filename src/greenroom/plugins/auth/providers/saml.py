@@ -71,6 +71,7 @@ def _pem_body(value: str) -> str:
 
 class SamlProvider(RedirectProvider):
     cross_site_callback = True
+    shows_mfa = True
     resolvers = {
         "emailMatchingUserEntityProfileEmail": None,
         "emailLocalPartMatchingUserEntityName": None,
