@@ -66,11 +66,21 @@ class AuditEvent:
 
 
 class AuditSink(Protocol):
+    @property
+    def enabled(self) -> bool:
+        """False when the sink would drop every event (then none is built: per-request events
+        such as a service-token use cost nothing when nobody records them)."""
+        ...
+
     def emit(self, event: AuditEvent) -> None: ...
 
 
 class LogAuditSink:
     """Structured log lines until the audit trail stores events."""
+
+    @property
+    def enabled(self) -> bool:
+        return log.isEnabledFor(logging.INFO)
 
     def emit(self, event: AuditEvent) -> None:
         if log.isEnabledFor(logging.INFO):
@@ -79,6 +89,8 @@ class LogAuditSink:
 
 class MemoryAuditSink:
     """Keeps events in a list (tests and the benchmark)."""
+
+    enabled = True
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
@@ -105,6 +117,8 @@ class Auditor:
         meta: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
+        if not any(sink.enabled for sink in self.sinks):
+            return
         url = method = user_agent = None
         if request is not None:
             url, method = request.url.path, request.method
