@@ -16,10 +16,15 @@ from greenroom.errors import ConfigError
 from greenroom.identity.durations import parse_duration
 from greenroom.identity.outbound import Outbound
 from greenroom.identity.service import IdentityService
+from greenroom.plugins.auth.providers.awsalb import AwsAlbProvider
 from greenroom.plugins.auth.providers.base import Provider, ProviderSettings, ProxyProvider, RedirectProvider
+from greenroom.plugins.auth.providers.cfaccess import CloudflareAccessProvider
 from greenroom.plugins.auth.providers.github import GithubProvider
-from greenroom.plugins.auth.providers.oidc import GoogleProvider, MicrosoftProvider, OidcProvider, OktaProvider
-from greenroom.plugins.auth.providers.proxies import AwsAlbProvider, CloudflareAccessProvider, OAuth2ProxyProvider
+from greenroom.plugins.auth.providers.google import GoogleProvider
+from greenroom.plugins.auth.providers.microsoft import MicrosoftProvider
+from greenroom.plugins.auth.providers.oauth2proxy import OAuth2ProxyProvider
+from greenroom.plugins.auth.providers.oidc import OidcProvider
+from greenroom.plugins.auth.providers.okta import OktaProvider
 from greenroom.plugins.auth.providers.saml import SamlProvider
 from greenroom.plugins.auth.resolvers import ResolverSpec, parse_resolvers
 

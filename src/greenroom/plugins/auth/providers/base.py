@@ -160,6 +160,11 @@ class RedirectProvider(Provider, ABC):
         return None
 
 
+def proxy_email(value: Any) -> str | None:
+    """An email a proxy asserted, if it looks like one."""
+    return value if isinstance(value, str) and "@" in value and len(value) <= 320 else None
+
+
 class ProxyProvider(Provider, ABC):
     kind = "proxy"
 

@@ -1,4 +1,4 @@
-"""OpenID Connect: generic (`oidc`) and the Google, Okta and Microsoft Entra ID presets.
+"""OpenID Connect (`oidc`); the Google, Okta and Microsoft Entra ID presets build on it.
 
     auth:
       providers:
@@ -17,9 +17,6 @@
             mfaAcrValues: [...]                            # acr values that count as MFA
             sessionDuration: { hours: 8 }
             signIn: { resolvers: [{ resolver: emailMatchingUserEntityProfileEmail }] }
-        google:    { production: { clientId, clientSecret, ... } }
-        okta:      { production: { clientId, clientSecret, audience: https://acme.okta.com, authServerId, idp } }
-        microsoft: { production: { clientId, clientSecret, tenantId, domainHint } }
 
 The flow is the authorization code flow with PKCE (S256), `state` (single use, bound to the
 browser by a cookie) and `nonce`. The discovery document's `issuer` must match the
@@ -34,7 +31,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 import threading
 import time
@@ -72,7 +68,6 @@ DEFAULT_MFA_ACR = (
     "phr",
     "phrh",
 )
-_MS_MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 
 
 def mfa_shown(claims: Mapping[str, Any], acr_values: tuple[str, ...]) -> bool:
@@ -291,58 +286,3 @@ class OidcProvider(RedirectProvider):
 
     def provider_info(self, identity: ProviderIdentity) -> dict[str, Any]:  # noqa: ARG002
         return {"scope": self.scope}
-
-
-class GoogleProvider(OidcProvider):
-    resolvers = {
-        "emailMatchingUserEntityProfileEmail": None,
-        "emailLocalPartMatchingUserEntityName": None,
-        "emailMatchingUserEntityAnnotation": "google.com/email",
-    }
-
-    def discovery_url(self) -> str:
-        return "https://accounts.google.com/.well-known/openid-configuration"
-
-
-class OktaProvider(OidcProvider):
-    resolvers = {
-        "emailMatchingUserEntityProfileEmail": None,
-        "emailLocalPartMatchingUserEntityName": None,
-        "emailMatchingUserEntityAnnotation": "okta.com/email",
-    }
-
-    def discovery_url(self) -> str:
-        audience = (self.settings.text("audience", required=True) or "").rstrip("/")
-        server = self.settings.text("authServerId")
-        base = f"{audience}/oauth2/{server}" if server else audience
-        return f"{base}/.well-known/openid-configuration"
-
-    def extra_authorize_params(self) -> dict[str, str]:
-        idp = self.settings.text("idp")
-        return {"idp": idp} if idp else {}
-
-
-class MicrosoftProvider(OidcProvider):
-    resolvers = {
-        "emailMatchingUserEntityProfileEmail": None,
-        "emailLocalPartMatchingUserEntityName": None,
-        "emailMatchingUserEntityAnnotation": "microsoft.com/email",
-        "userIdMatchingUserEntityAnnotation": "graph.microsoft.com/user-id",
-    }
-
-    def discovery_url(self) -> str:
-        tenant = self.settings.text("tenantId", required=True) or ""
-        if tenant.lower() in _MS_MULTI_TENANT:
-            raise ConfigError(f"tenantId '{tenant}' would accept users of any Entra tenant; use your tenant's id",
-                              path=f"{self.settings.path}.tenantId")
-        return f"https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
-
-    def issuer_matches(self, issuer: str) -> bool:
-        # A tenant given by domain name is answered with its GUID in the issuer.
-        match = re.fullmatch(r"https://login\.microsoftonline\.com/([0-9a-f-]{36})/v2\.0", issuer)
-        tenant = (self.settings.text("tenantId") or "").lower()
-        return match is not None and (match.group(1) == tenant or "." in tenant)
-
-    def extra_authorize_params(self) -> dict[str, str]:
-        hint = self.settings.text("domainHint")
-        return {"domain_hint": hint} if hint else {}
