@@ -125,3 +125,21 @@ def test_access_restrictions_cap_a_static_token(make_portal):
     assert denied.status_code == 403
     assert denied.json()["error"]["message"] == "Missing permission catalog.location.create"
     assert client.get("/metrics", headers=headers).status_code == 403
+
+
+def test_switching_off_a_builtin_after_its_tables_exist_still_starts(make_portal):
+    first = make_portal()
+    assert first.registry.plugin("catalog") is not None
+    second = make_portal({"plugins": {"disabled": ["catalog", "auth"]}})  # auth needs the catalog
+    assert second.registry.plugin("catalog") is None
+    client = TestClient(second.app)
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/api/catalog/entities", headers=auth_headers()).status_code == 404
+
+
+@pytest.mark.parametrize("mount", ["/api", "/.backstage", "/healthz", "/metrics", "/.backstage/health"])
+def test_plugins_cannot_mount_over_core_paths(mount):
+    from greenroom.kernel import PluginManifest
+
+    with pytest.raises(ValueError, match="overlaps the core"):
+        PluginManifest(id="sneaky", version="1", mounts=(mount,))

@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -33,7 +32,7 @@ from greenroom.identity import IDENTITY, IdentityService
 from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
 from greenroom.identity.config import check_production_sign_in, load_settings
 from greenroom.kernel.core_services import CORE_SERVICE_IDS, PERMISSIONS, URL_READER
-from greenroom.kernel.registry import Registry, migrations_of, start_plugins
+from greenroom.kernel.registry import Registry, schema_locations, start_plugins
 from greenroom.kernel.routing import Guard, PluginRouter, RouteDeclaration
 from greenroom.kernel.services import ServiceRegistry
 from greenroom.permissions.model import Permission
@@ -183,7 +182,7 @@ def create_portal(
     if production and registry.plugin("auth") is None:
         raise GreenroomError("production mode needs the auth plugin (it is listed in plugins.disabled)")
     if migrate:
-        upgrade(database, [IDENTITY_MIGRATIONS, *migrations_of(registry.plugins)])
+        upgrade(database, [IDENTITY_MIGRATIONS, *schema_locations(registry.plugins, plugin_search_path)])
     registry.routes.add(RouteDeclaration("core", "GET", "/api/openapi.json", None, public=True))
     for context in registry.contexts:
         for router in context.routers:
@@ -215,12 +214,3 @@ def create_portal(
     )
     app.state.portal = portal
     return portal
-
-
-def route_table(app: FastAPI) -> list[dict[str, Any]]:
-    """Every mounted HTTP route with its methods (for the route-coverage test and the CLI)."""
-    out = []
-    for route in app.routes:
-        methods = sorted(getattr(route, "methods", None) or [])
-        out.append({"path": getattr(route, "path", ""), "methods": methods})
-    return out

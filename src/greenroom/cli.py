@@ -130,14 +130,14 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from greenroom.db.migrate import upgrade
     from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
     from greenroom.kernel.loader import load as load_plugin
-    from greenroom.kernel.registry import migrations_of, plugin_candidates
+    from greenroom.kernel.registry import plugin_candidates, schema_locations
 
     try:
         cfg = load(config)
         database = Database.from_config(cfg)
         candidates, _refused = plugin_candidates(cfg)
         plugins = [load_plugin(c) for c in candidates]
-        upgrade(database, [IDENTITY_MIGRATIONS, *migrations_of(plugins)])
+        upgrade(database, [IDENTITY_MIGRATIONS, *schema_locations(plugins)])
     except GreenroomError as exc:
         raise fail(exc) from None
     out.print(f"database at {database.describe()} is up to date")

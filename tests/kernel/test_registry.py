@@ -69,7 +69,7 @@ def test_a_dependency_cycle_is_a_start_up_error() -> None:
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("/api/catalog", "/api/catalog"), ("/api/catalog", "/api/catalog/extra"), ("/api", "/api/catalog")],
+    [("/api/catalog", "/api/catalog"), ("/api/catalog", "/api/catalog/extra"), ("/api/tools", "/api/tools/catalog")],
 )
 def test_overlapping_mounts_of_two_plugins_are_refused(first: str, second: str) -> None:
     """Route hijacking: a plugin mounted inside another's URL space could answer its requests."""

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from greenroom.kernel.context import PluginContext
 
 _PLUGIN_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+# Paths the core serves itself; no plugin may mount over or around them.
+RESERVED_PATHS = ("/healthz", "/readyz", "/metrics", "/.backstage", "/api/openapi.json")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class PluginManifest:
         for mount in self.mounts:
             if not mount.startswith("/") or mount.endswith("/"):
                 raise ValueError(f"plugin {self.id}: mount '{mount}' must start and not end with '/'")
+            for reserved in RESERVED_PATHS:
+                if reserved == mount or reserved.startswith(mount + "/") or mount.startswith(reserved + "/"):
+                    raise ValueError(f"plugin {self.id}: mount '{mount}' overlaps the core's {reserved}")
         names = [p.name for p in self.permissions]
         if len(names) != len(set(names)):
             raise ValueError(f"plugin {self.id}: permissions declared twice")

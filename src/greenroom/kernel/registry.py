@@ -170,5 +170,20 @@ def start_plugins(
     return registry
 
 
+def schema_locations(plugins: Sequence[Plugin], search_path: Sequence[str] | None = None) -> list[str]:
+    """Migration folders to upgrade with: the loaded plugins', plus those of built-ins that are
+    switched off, so a database that once had their tables still matches Alembic's history.
+    (Built-ins only: a third-party plugin's migrations are its code, and run only if it loads.)
+    """
+    locations = migrations_of(plugins)
+    loaded = {p.id for p in plugins}
+    for candidate in discover(search_path):
+        if candidate.builtin and candidate.id not in loaded:
+            migrations = load(candidate).manifest.migrations
+            if migrations:
+                locations.append(migrations)
+    return locations
+
+
 def migrations_of(plugins: Sequence[Any]) -> list[str]:
     return [p.manifest.migrations for p in plugins if p.manifest.migrations]
