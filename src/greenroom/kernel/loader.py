@@ -204,9 +204,14 @@ def _pin_problem(candidate: Candidate, pin: str) -> str | None:
 
 
 def load(candidate: Candidate) -> Plugin:
-    obj = candidate.entry_point.load()
-    if callable(obj) and not isinstance(obj, Plugin):
-        obj = obj()
+    try:
+        obj = candidate.entry_point.load()
+        if callable(obj) and not isinstance(obj, Plugin):
+            obj = obj()
+    except (ImportError, ValueError, TypeError, AttributeError) as exc:
+        # A plugin that cannot even be built (a bad manifest, a missing dependency) stops
+        # start-up with its name, not with a traceback from inside its module.
+        raise ConfigError(f"plugin {candidate.id} ({candidate.distribution_name}) could not be loaded: {exc}") from exc
     if not isinstance(obj, Plugin):
         raise ConfigError(f"entry point {candidate.entry_point.value} is not a greenroom Plugin")
     if obj.manifest.id != candidate.id:
