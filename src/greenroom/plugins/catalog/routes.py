@@ -18,6 +18,7 @@ from greenroom.kernel import Authorization, PluginRouter, Result, authorization
 from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.openapi import describe
+from greenroom.plugins.catalog.permission_rules import criteria_to_sql
 from greenroom.plugins.catalog.processing.pipeline import generated_location_ref, processing_order
 from greenroom.plugins.catalog.service import CatalogService
 from greenroom.plugins.catalog.store.filters import location_matches, parse_filter_params
@@ -44,7 +45,7 @@ def _restrict(authz: Authorization) -> ColumnElement[bool] | None:
     if authz.decision.result is Result.ALLOW:
         return None
     if authz.decision.result is Result.CONDITIONAL:
-        raise NotAllowedError("conditional catalog decisions are not supported by this policy")
+        return criteria_to_sql(authz.decision.conditions)
     raise NotAllowedError(f"Missing permission {authz.permission.name}")
 
 
