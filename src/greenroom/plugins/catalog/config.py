@@ -49,7 +49,7 @@ class Duration(_Open):
 
 
 class CatalogLimits(_Open):
-    maxFileBytes: int = Field(default=128 * 1024 * 1024, ge=1024)  # noqa: N815 - config key style
+    maxFileBytes: int = Field(default=128 * 1024 * 1024, ge=1024)
     """Largest catalog file read from disk (URL reads are bounded by backend.reading.maxBytes)."""
 
 

@@ -217,7 +217,7 @@ class CatalogService:
         e, r, s = tables.entities, tables.relations, tables.search
         writer = CatalogWriter(self.database)
         with writer.lock(), self.database.engine.begin() as connection:
-            writer._lock_in_database(connection)  # noqa: SLF001 - the writer's own locking
+            writer._lock_in_database(connection)
             row = connection.execute(select(e.c.pk, e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
             if row is None:
                 return

@@ -136,7 +136,7 @@ class TreeResult:
         return not self.errors
 
 
-class _ReadAbandoned(Exception):  # noqa: N818 - a control-flow signal, never shown
+class _ReadAbandoned(Exception):
     """The current read stops here; its failures say why."""
 
 
