@@ -176,7 +176,8 @@ def test_zero_config_serve_runs_on_loopback_with_example_catalog(tmp_path):
         signed_in = httpx.get(login)
         assert signed_in.status_code == 200
         cookie = signed_in.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie
         assert "Secure" not in cookie  # dropped only because this is local mode on http://127.0.0.1
         assert httpx.get(login).status_code == 401  # the link works once
         session = {"greenroom-session": signed_in.cookies["greenroom-session"]}
