@@ -225,6 +225,7 @@ class CatalogService:
                 select(r.c.source_ref).where(r.c.originating_pk == row.pk))]
             connection.execute(delete(r).where(r.c.originating_pk == row.pk))
             connection.execute(delete(s).where(s.c.entity_pk == row.pk))
+            connection.execute(delete(tables.documents).where(tables.documents.c.entity_pk == row.pk))
             connection.execute(delete(e).where(e.c.pk == row.pk))
             if row.origin_key:
                 st = tables.location_status

@@ -125,8 +125,19 @@ class CatalogQueries:
         self.postgres = database.dialect == "postgresql"
         # The hottest reads skip SQL construction: a fixed statement in the driver's paramstyle.
         mark = "%s" if self.postgres else "?"
-        self._final_by_ref = f"SELECT final FROM catalog_entities WHERE ref = {mark}"  # noqa: S608 - constant
-        self._final_by_uid = f"SELECT final FROM catalog_entities WHERE id = {mark}"  # noqa: S608 - constant
+        join = "FROM catalog_entities e JOIN catalog_documents d ON d.entity_pk = e.pk"
+        self._final_by_ref = f"SELECT d.final {join} WHERE e.ref = {mark}"  # noqa: S608 - constant
+        self._final_by_uid = f"SELECT d.final {join} WHERE e.id = {mark}"  # noqa: S608 - constant
+
+    @staticmethod
+    def _documents(connection: Any, pks: Sequence[int]) -> list[bytes]:
+        """The stored JSON of `pks`, in that order."""
+        d = tables.documents
+        found: dict[int, bytes] = {}
+        for part in chunks(list(pks), 900):
+            for pk, final in connection.execute(select(d.c.entity_pk, d.c.final).where(d.c.entity_pk.in_(part))):
+                found[pk] = final
+        return [found[pk] for pk in pks if pk in found]
 
     def _one_final(self, statement: str, value: str) -> bytes | None:
         with self.database.engine.connect() as connection:
@@ -150,8 +161,8 @@ class CatalogQueries:
     def by_ref(self, key: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
         if restrict is None:
             return self._one_final(self._final_by_ref, key.lower())
-        e = tables.entities
-        stmt = select(e.c.final).where(e.c.ref == key.lower())
+        e, d = tables.entities, tables.documents
+        stmt = select(d.c.final).join_from(e, d, d.c.entity_pk == e.c.pk).where(e.c.ref == key.lower())
         if restrict is not None:
             stmt = stmt.where(restrict)
         with self.database.engine.connect() as connection:
@@ -160,8 +171,8 @@ class CatalogQueries:
     def by_uid(self, uid: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
         if restrict is None:
             return self._one_final(self._final_by_uid, uid)
-        e = tables.entities
-        stmt = select(e.c.final).where(e.c.id == uid)
+        e, d = tables.entities, tables.documents
+        stmt = select(d.c.final).join_from(e, d, d.c.entity_pk == e.c.pk).where(e.c.id == uid)
         if restrict is not None:
             stmt = stmt.where(restrict)
         with self.database.engine.connect() as connection:
@@ -170,21 +181,24 @@ class CatalogQueries:
     def by_refs(
         self, refs: Sequence[str], predicate: Predicate | None = None, restrict: ColumnElement[bool] | None = None
     ) -> list[bytes | None]:
-        e = tables.entities
+        e, d = tables.entities, tables.documents
         keys = [r.lower() for r in refs]
         found: dict[str, bytes] = {}
         where = self._where(predicate, restrict)
         with self.database.engine.connect() as connection:
             for part in chunks(sorted(set(keys))):
-                for row in connection.execute(select(e.c.ref, e.c.final).where(e.c.ref.in_(part), where)):
+                stmt = select(e.c.ref, d.c.final).join_from(e, d, d.c.entity_pk == e.c.pk)
+                for row in connection.execute(stmt.where(e.c.ref.in_(part), where)):
                     found[row.ref] = row.final
         return [found.get(k) for k in keys]
 
     def entity_row(self, key: str) -> Any:
-        e = tables.entities
+        e, d = tables.entities, tables.documents
         with self.database.engine.connect() as connection:
             return connection.execute(
-                select(e.c.id, e.c.ref, e.c.final, e.c.origin_key, e.c.parent_ref).where(e.c.ref == key.lower())
+                select(e.c.id, e.c.ref, d.c.final, e.c.origin_key, e.c.parent_ref)
+                .join_from(e, d, d.c.entity_pk == e.c.pk)
+                .where(e.c.ref == key.lower())
             ).first()
 
     def uid_of(self, key: str) -> str | None:
@@ -205,7 +219,7 @@ class CatalogQueries:
         if order:
             first = order[0]
             stmt = (
-                select(e.c.final)
+                select(e.c.pk)
                 .select_from(e.join(s, and_(s.c.entity_pk == e.c.pk, s.c.key == first.field.lower())))
                 .where(where, s.c.value.is_not(None))
             )
@@ -215,9 +229,9 @@ class CatalogQueries:
             else:
                 stmt = stmt.order_by(value.asc(), uid.asc())
         else:
-            stmt = select(e.c.final).where(where).order_by(self._c(e.c.id))
+            stmt = select(e.c.pk).where(where).order_by(self._c(e.c.id))
         with self.database.engine.connect() as connection:
-            return list(connection.execute(stmt).scalars())
+            return self._documents(connection, list(connection.execute(stmt).scalars()))
 
     def list_page(
         self,
@@ -239,14 +253,13 @@ class CatalogQueries:
             ordering.append(alias.c.value.is_(None))
             ordering.append(value.desc() if item.order == "desc" else value.asc())
         ordering.append(self._c(e.c.id) if order else self._c(e.c.ref))
-        stmt = select(e.c.final).select_from(source).where(where).order_by(*ordering).offset(offset)
+        stmt = select(e.c.pk).select_from(source).where(where).order_by(*ordering).offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit + 1)
         with self.database.engine.connect() as connection:
-            rows = list(connection.execute(stmt).scalars())
-        if limit is not None and len(rows) > limit:
-            return rows[:limit], True
-        return rows, False
+            pks = list(connection.execute(stmt).scalars())
+            more = limit is not None and len(pks) > limit
+            return self._documents(connection, pks[:limit] if more else pks), more
 
     # -- by-query ---------------------------------------------------------------------------
     def query(self, request: QueryRequest, restrict: ColumnElement[bool] | None = None) -> QueryPage:
@@ -290,7 +303,7 @@ class CatalogQueries:
                 total = 0
             if request.limit == 0:
                 return QueryPage([], total, None, None)
-            columns = [e.c.id, e.c.final] + ([value_col] if value_col is not None else [])
+            columns = [e.c.id, e.c.pk] + ([value_col] if value_col is not None else [])
             stmt: Select[Any] = select(*columns).select_from(source).where(where)
             is_previous = bool(cursor and cursor.get("isPrevious"))
             forward_desc = descending != is_previous  # the direction rows are fetched in
@@ -302,11 +315,12 @@ class CatalogQueries:
                 stmt = stmt.offset(request.offset)
             stmt = stmt.limit(request.limit + (0 if is_previous else 1))
             rows = list(connection.execute(stmt))
+            has_more = not is_previous and len(rows) > request.limit
+            rows = rows[: request.limit]
+            if is_previous:
+                rows.reverse()
+            documents = self._documents(connection, [row[1] for row in rows])
 
-        has_more = not is_previous and len(rows) > request.limit
-        rows = rows[: request.limit]
-        if is_previous:
-            rows.reverse()
 
         def values(row: Any) -> list[str]:
             return [row[2], row[0]] if value_col is not None else [row[0]]
@@ -334,7 +348,7 @@ class CatalogQueries:
                 {**base, "isPrevious": True, "orderFieldValues": values(rows[0]),
                  "firstSortFieldValues": first_page_values, "totalItems": total}
             )
-        return QueryPage([row[1] for row in rows], total, next_cursor, prev_cursor)
+        return QueryPage(documents, total, next_cursor, prev_cursor)
 
     def _after(self, values: list[Any], value_col: Any, descending: bool) -> ColumnElement[bool]:
         e = tables.entities
@@ -388,7 +402,11 @@ class CatalogQueries:
                 if current in seen:
                     continue
                 seen.add(current)
-                row = connection.execute(select(e.c.final, e.c.parent_ref).where(e.c.ref == current)).first()
+                row = connection.execute(
+                    select(tables.documents.c.final, e.c.parent_ref)
+                    .join_from(e, tables.documents, tables.documents.c.entity_pk == e.c.pk)
+                    .where(e.c.ref == current)
+                ).first()
                 if row is None:
                     if not out:
                         return None

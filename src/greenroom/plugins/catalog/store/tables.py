@@ -45,11 +45,20 @@ entities = Table(
     Column("etag", String(64), nullable=False),
     Column("orphan", Boolean, nullable=False, default=False),
     Column("errors", Text, nullable=True),
-    Column("final", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_catalog_entities_origin_key", entities.c.origin_key)
+
+# The stitched JSON lives apart from the entity row, so that scans and lookups over entities
+# (every filter, count and sort) touch small rows, and the documents are read only for the
+# page actually returned.
+documents = Table(
+    "catalog_documents",
+    metadata,
+    Column("entity_pk", ENTITY_PK, primary_key=True, autoincrement=False),
+    Column("final", LargeBinary, nullable=False),
+)
 
 search = Table(
     "catalog_search",
@@ -60,7 +69,8 @@ search = Table(
     # Only when it differs from `value` (i.e. has upper case): most values are already lower case.
     Column("original_value", String(200), nullable=True),
 )
-Index("ix_catalog_search_key_value", search.c.key, search.c.value, search.c.entity_pk)
+# Covering for filters (key, value -> entity) and for facets (which also read original_value).
+Index("ix_catalog_search_key_value", search.c.key, search.c.value, search.c.entity_pk, search.c.original_value)
 Index("ix_catalog_search_entity_pk", search.c.entity_pk)
 
 relations = Table(

@@ -351,6 +351,7 @@ class CatalogWriter:
         if removals:
             removed = [existing[k].pk for k in removals]
             writer.delete_in(tables.search, "entity_pk", removed)
+            writer.delete_in(tables.documents, "entity_pk", removed)
             writer.delete_in(e, "pk", removed)
             stats.deleted = len(removals)
         old_pks: list[int] = []
@@ -416,13 +417,18 @@ class CatalogWriter:
             if ref in plan.new_relations:
                 relations[ref].extend(plan.new_relations[ref])
         load = [k for k in refs if k not in plan.inserts and k not in plan.changes]
+        d = tables.documents
         stored = {
             row.ref: row
             for part in chunks(load)
             for row in connection.execute(
-                select(e.c.pk, e.c.id, e.c.ref, e.c.final, e.c.orphan, e.c.errors, e.c.etag).where(e.c.ref.in_(part))
+                select(e.c.pk, e.c.id, e.c.ref, d.c.final, e.c.orphan, e.c.errors, e.c.etag)
+                .join_from(e, d, d.c.entity_pk == e.c.pk)
+                .where(e.c.ref.in_(part))
             )
         }
+        new_documents: list[tuple[int, bytes]] = []
+        changed_documents: list[dict[str, Any]] = []
         new_rows: list[tuple[Any, ...]] = []
         content: list[dict[str, Any]] = []
         status_only: list[dict[str, Any]] = []
@@ -461,28 +467,34 @@ class CatalogWriter:
                 assert emitted is not None
                 new_rows.append(
                     (pk, uid, key, emitted.kind, emitted.namespace, emitted.name, emitted.location_key,
-                     plan.origin_key, emitted.parent, emitted.hash, etag, False, None, final, plan.now, plan.now)
+                     plan.origin_key, emitted.parent, emitted.hash, etag, False, None, plan.now, plan.now)
                 )
+                new_documents.append((pk, final))
             elif emitted is not None:
                 content.append({
-                    "b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now, "hash": emitted.hash,
+                    "b_pk": pk, "etag": etag, "updated_at": plan.now, "hash": emitted.hash,
                     "location_key": emitted.location_key, "parent_ref": emitted.parent, "orphan": False, "errors": None,
                 })
+                changed_documents.append({"b_pk": pk, "final": final})
             elif key in plan.status or stored[key].etag != etag:
-                status_only.append({"b_pk": pk, "final": final, "etag": etag, "updated_at": plan.now,
+                status_only.append({"b_pk": pk, "etag": etag, "updated_at": plan.now,
                                     "orphan": orphan, "errors": errors_json})
+                changed_documents.append({"b_pk": pk, "final": final})
             else:
                 continue  # nothing visible changed (its search rows were rebuilt all the same)
             stitched += 1
         writer.insert(
             e,
             ("pk", "id", "ref", "kind", "namespace", "name", "location_key", "origin_key", "parent_ref", "hash",
-             "etag", "orphan", "errors", "final", "created_at", "updated_at"),
+             "etag", "orphan", "errors", "created_at", "updated_at"),
             new_rows,
         )
-        common: dict[str, Any] = {
-            name: bindparam(name) for name in ("final", "etag", "updated_at", "orphan", "errors")
-        }
+        writer.insert(d, ("entity_pk", "final"), new_documents)
+        if changed_documents:
+            connection.execute(
+                update(d).where(d.c.entity_pk == bindparam("b_pk")).values(final=bindparam("final")), changed_documents
+            )
+        common: dict[str, Any] = {name: bindparam(name) for name in ("etag", "updated_at", "orphan", "errors")}
         if content:
             connection.execute(
                 update(e).where(e.c.pk == bindparam("b_pk")).values(

@@ -35,7 +35,6 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(64), nullable=False),
         sa.Column("orphan", sa.Boolean, nullable=False),
         sa.Column("errors", sa.Text, nullable=True),
-        sa.Column("final", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("ref", name="uq_catalog_entities_ref"),
@@ -43,13 +42,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_catalog_entities_origin_key", "catalog_entities", ["origin_key"])
     op.create_table(
+        "catalog_documents",
+        sa.Column("entity_pk", ENTITY_PK, primary_key=True, autoincrement=False),
+        sa.Column("final", sa.LargeBinary, nullable=False),
+    )
+    op.create_table(
         "catalog_search",
         sa.Column("entity_pk", ENTITY_PK, nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("value", sa.String(200), nullable=True),
         sa.Column("original_value", sa.String(200), nullable=True),
     )
-    op.create_index("ix_catalog_search_key_value", "catalog_search", ["key", "value", "entity_pk"])
+    op.create_index("ix_catalog_search_key_value", "catalog_search", ["key", "value", "entity_pk", "original_value"])
     op.create_index("ix_catalog_search_entity_pk", "catalog_search", ["entity_pk"])
     op.create_table(
         "catalog_relations",
@@ -84,5 +88,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in ("catalog_location_status", "catalog_locations", "catalog_relations", "catalog_search",
-                  "catalog_entities"):
+                  "catalog_documents", "catalog_entities"):
         op.drop_table(table)
