@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
+
+if TYPE_CHECKING:
+    import httpx
 
 from greenroom.errors import ConfigError, GreenroomError
 
 MAX_RESPONSE_BYTES = 1024 * 1024
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+TIMEOUT_S, CONNECT_TIMEOUT_S = 10.0, 3.0
 
 
 class OutboundError(GreenroomError):
@@ -54,10 +56,27 @@ class Outbound:
     """One pooled HTTP client for every identity call a process makes."""
 
     def __init__(self, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+        self._given = client
+        self._made: httpx.Client | None = None
+
+    @property
+    def _client(self) -> httpx.Client:
+        # Built on first use: creating it loads the CA bundle (~20 ms of start-up otherwise).
+        if self._given is not None:
+            return self._given
+        if self._made is None:
+            import httpx
+
+            self._made = httpx.Client(
+                timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S), follow_redirects=False, trust_env=False
+            )
+        return self._made
 
     def close(self) -> None:
-        self._client.close()
+        if self._given is not None:
+            self._given.close()
+        elif self._made is not None:
+            self._made.close()
 
     def request(
         self,
@@ -68,6 +87,8 @@ class Outbound:
         data: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> tuple[int, bytes, httpx.Headers]:
+        import httpx
+
         try:
             with self._client.stream(method, url, headers=dict(headers or {}), data=data, auth=auth) as response:
                 body = bytearray()

@@ -18,13 +18,17 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from greenroom.identity.config import TOKEN_AUDIENCE
 from greenroom.identity.jwks import DEFAULT_LEEWAY, TokenError, unverified_header
 from greenroom.identity.keys import ALGORITHM, KeyStore
+from greenroom.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import jwt
+else:
+    jwt = LazyModule("jwt")
 
 USER_TOKEN_TYPE = "vnd.backstage.user"  # noqa: S105 - a JWT type, not a secret
 OBO_AUDIENCE_PREFIX = "greenroom-plugin:"

@@ -19,6 +19,7 @@ import base64
 import csv
 import hashlib
 import logging
+import sys
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,21 @@ def _dist_name(dist: metadata.Distribution) -> str:
 
 
 def discover(search_path: Sequence[str] | None = None) -> list[Candidate]:
-    """Every `greenroom.plugins` entry point visible on `search_path` (default: sys.path)."""
+    """Every `greenroom.plugins` entry point visible on `search_path` (default: sys.path).
+
+    Remembered per path (reading every installed distribution's metadata takes tens of
+    milliseconds, and start-up asks several times); a changed `sys.path` looks again.
+    """
+    key = (tuple(search_path) if search_path is not None else None, tuple(sys.path))
+    if key not in _DISCOVERED:
+        _DISCOVERED[key] = _discover(search_path)
+    return list(_DISCOVERED[key])
+
+
+_DISCOVERED: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], list[Candidate]] = {}
+
+
+def _discover(search_path: Sequence[str] | None) -> list[Candidate]:
     found: dict[str, Candidate] = {}
     dists: Iterable[metadata.Distribution] = (
         metadata.distributions(path=list(search_path)) if search_path is not None else metadata.distributions()

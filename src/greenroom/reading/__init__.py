@@ -110,6 +110,7 @@ place to add them; it runs per hop, so a cross-origin redirect never carries the
 
 from greenroom.reading.errors import NotModifiedError, UrlNotAllowedError, UrlReadError, UrlReadTimeoutError
 from greenroom.reading.hosting import translate_url
+from greenroom.reading.pins import PIN_EXTENSION, ConnectPin
 from greenroom.reading.policy import AllowEntry, Decision, ReadingPolicy
 from greenroom.reading.reader import (
     DEFAULT_MAX_BYTES,
@@ -120,7 +121,6 @@ from greenroom.reading.reader import (
     system_resolver,
 )
 from greenroom.reading.relative import resolve_relative
-from greenroom.reading.transport import PIN_EXTENSION, ConnectPin, PinnedTransport
 from greenroom.reading.urls import HttpUrl, parse_url
 
 __all__ = [
@@ -145,3 +145,12 @@ __all__ = [
     "system_resolver",
     "translate_url",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The transport pulls in httpx; load it only for callers that ask for it.
+    if name == "PinnedTransport":
+        from greenroom.reading.transport import PinnedTransport
+
+        return PinnedTransport
+    raise AttributeError(f"module 'greenroom.reading' has no attribute {name!r}")

@@ -10,16 +10,17 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from greenroom.errors import ConfigError, InputError, NotFoundError, PayloadTooLargeError
 from greenroom.reading.addresses import parse_ip, refusal
 from greenroom.reading.errors import NotModifiedError, UrlNotAllowedError, UrlReadError, UrlReadTimeoutError
 from greenroom.reading.hosting import translate
+from greenroom.reading.pins import PIN_EXTENSION, ConnectPin
 from greenroom.reading.policy import ReadingPolicy
-from greenroom.reading.transport import PIN_EXTENSION, ConnectPin, PinnedTransport
+
+if TYPE_CHECKING:
+    import httpx
 from greenroom.reading.urls import HttpUrl, parse_url
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,17 @@ class UrlReader:
         self._max_bytes = max_bytes
         self._timeout_s = float(timeout_s)
         self._resolver: Resolver = resolver if resolver is not None else system_resolver
-        self._transport = transport if transport is not None else PinnedTransport()
+        self._given_transport = transport
         self._max_redirects = max_redirects
+
+    @property
+    def _transport(self) -> httpx.BaseTransport:
+        """The pinned transport, built on first read (importing httpx costs start-up time)."""
+        if self._given_transport is None:
+            from greenroom.reading.transport import PinnedTransport
+
+            self._given_transport = PinnedTransport()
+        return self._given_transport
 
     @classmethod
     def from_config(cls, reading: Mapping[str, Any] | None, **overrides: Any) -> UrlReader:
@@ -154,6 +164,8 @@ class UrlReader:
         (over `max_bytes`), `UrlReadTimeoutError` (over `timeout_s` in total) or
         `UrlReadError` (any other failure).
         """
+        import httpx
+
         deadline = time.monotonic() + self._timeout_s
         target = self._first_target(url)
         seen: set[str] = set()
@@ -200,6 +212,8 @@ class UrlReader:
         return _Target(translation.target, allow_private)
 
     def _redirect_target(self, current: HttpUrl, response: httpx.Response) -> _Target:
+        import httpx
+
         location = response.headers.get("location")
         if not location:
             raise UrlReadError(
@@ -275,6 +289,8 @@ class UrlReader:
     def _send(
         self, url: HttpUrl, addresses: tuple[str, ...], deadline: float, etag: str | None
     ) -> httpx.Response:
+        import httpx
+
         left = deadline - time.monotonic()
         if left <= 0:
             raise UrlReadTimeoutError(f"Timed out reading '{url.redacted()}' (limit {self._timeout_s:g}s)")

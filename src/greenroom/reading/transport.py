@@ -20,13 +20,13 @@ import contextlib
 import ssl
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpcore
 import httpx
 
-PIN_EXTENSION = "greenroom.connect_pin"
+from greenroom.reading.pins import PIN_EXTENSION, ConnectPin
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -45,19 +45,6 @@ _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ProtocolError, httpx.ProtocolError),
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectPin:
-    """Where a request may connect: the vetted addresses of `host`:`port`, until `deadline`.
-
-    `deadline` is a `time.monotonic()` value, or None for no overall limit.
-    """
-
-    host: str
-    port: int
-    addresses: tuple[str, ...]
-    deadline: float | None = None
 
 
 class UnpinnedRequestError(httpx.TransportError):
@@ -194,8 +181,16 @@ class PinnedTransport(httpx.BaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         network_backend: httpcore.NetworkBackend | None = None,
     ) -> None:
-        self._ssl_context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        # The verified context is built on first use: loading the CA bundle costs ~20 ms, and
+        # most processes never read a URL in their first second.
+        self._ssl_context = ssl_context
         self._backend = network_backend if network_backend is not None else httpcore.SyncBackend()
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         pin = request.extensions.get(PIN_EXTENSION)
@@ -206,7 +201,7 @@ class PinnedTransport(httpx.BaseTransport):
             raise UnpinnedRequestError("request URL differs from the vetted target", request=request)
         assert isinstance(request.stream, httpx.SyncByteStream)
         pool = httpcore.ConnectionPool(
-            ssl_context=self._ssl_context,
+            ssl_context=self.ssl_context,
             max_connections=1,
             retries=0,
             http1=True,

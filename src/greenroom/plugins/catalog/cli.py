@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from greenroom.cli_support import ConfigOption, err, fail, load, out
 from greenroom.errors import ConflictError, GreenroomError, InputError
@@ -78,6 +77,8 @@ def import_location(
     config: ConfigOption = None,
 ) -> None:
     """Register a location and ingest it now."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from greenroom.plugins.catalog.processing.locations import LocationSpec
 
     try:

@@ -19,15 +19,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.requests import Request
 
 from greenroom.errors import ConfigError
 from greenroom.identity.outbound import Outbound, OutboundError
 from greenroom.identity.service import IdentityService
+from greenroom.lazy import LazyModule
 from greenroom.plugins.auth.providers.base import (
     ProviderIdentity,
     ProviderSettings,
@@ -35,6 +35,11 @@ from greenroom.plugins.auth.providers.base import (
     SignInError,
     proxy_email,
 )
+
+if TYPE_CHECKING:
+    import jwt
+else:
+    jwt = LazyModule("jwt")
 
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 ALB_KEY_TTL = 3600.0
