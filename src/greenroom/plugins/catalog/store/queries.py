@@ -279,12 +279,15 @@ class CatalogQueries:
         e, s = tables.entities, tables.search
         sort = order_fields[0] if order_fields else None
         descending = sort is not None and sort.order == "desc"
-        conditions = [self._where(predicate, restrict)]
+        conditions = []
         if term:
+            # First: SQLite drives the query from the first IN list, and a full-text match is
+            # almost always the most selective condition.
             keys = [f.lower() for f in (text_fields or [sort.field if sort else "metadata.uid"])]
             conditions.append(
                 e.c.pk.in_(select(s.c.entity_pk).where(s.c.key.in_(keys), s.c.value.like(f"%{term.lower()}%")))
             )
+        conditions.append(self._where(predicate, restrict))
         if sort is not None:
             source: Any = e.join(s, and_(s.c.entity_pk == e.c.pk, s.c.key == sort.field.lower()))
             conditions.append(s.c.value.is_not(None))
