@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -27,6 +28,15 @@ from greenroom.observability.metrics import REQUEST_LATENCY
 
 log = logging.getLogger("greenroom.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Request ids: a random prefix per process and a counter (unique, and cheaper than drawing
+# random bytes for every request; they identify, they do not authorise).
+_REQUEST_ID_PREFIX = secrets.token_hex(4)
+_request_counter = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_REQUEST_ID_PREFIX}{next(_request_counter):08x}"
+
 
 DEFAULT_CSP = (
     "default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; "
@@ -80,6 +90,7 @@ class GreenroomMiddleware:
         self.headers = security_headers(https=https, csp=csp)
         self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None else None
         self.access_log = access_log
+        self._latency_series: dict[tuple[str, str, int], Any] = {}
 
     async def _reply(self, send: Send, status: int, body: bytes, request_id: str) -> None:
         await send(
@@ -103,7 +114,7 @@ class GreenroomMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = supplied if _REQUEST_ID.match(supplied) else secrets.token_hex(8)
+        request_id = supplied if _REQUEST_ID.match(supplied) else _new_request_id()
         token = request_id_var.set(request_id)
         method, path = scope["method"], scope["path"]
         status_holder = [500]
@@ -143,10 +154,12 @@ class GreenroomMiddleware:
                 if message["type"] == "http.response.start":
                     response_started = True
                     status_holder[0] = message["status"]
+                    own = message.get("headers", [])
+                    present = {k for k, _ in own}
                     message["headers"] = [
-                        *message.get("headers", []),
+                        *own,
                         (b"x-request-id", request_id.encode()),
-                        *[h for h in extra if not any(k == h[0] for k, _ in message.get("headers", []))],
+                        *[h for h in extra if h[0] not in present],
                     ]
                 await send(message)
 
@@ -162,7 +175,11 @@ class GreenroomMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            REQUEST_LATENCY.labels(method, template, str(status_holder[0])).observe(elapsed)
+            labels = (method, template, status_holder[0])
+            series = self._latency_series.get(labels)
+            if series is None:
+                series = self._latency_series[labels] = REQUEST_LATENCY.labels(method, template, str(labels[2]))
+            series.observe(elapsed)
             if self.access_log:
                 state: dict[str, Any] = scope.get("state") or {}
                 principal = state.get("principal")

@@ -68,7 +68,7 @@ def register(router: PluginRouter, service: CatalogService) -> None:
     @router.get("/entities/by-name/{kind}/{namespace}/{name}", permission=P.ENTITY_READ)
     async def get_by_name(kind: str, namespace: str, name: str, request: Request) -> Response:
         authz = authorization(request)
-        if request.query_params:
+        if request.scope["query_string"]:
             Params(request, ())
         entity = queries.by_ref(f"{kind}:{namespace}/{name}", _restrict(authz))
         if entity is None:

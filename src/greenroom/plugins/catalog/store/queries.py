@@ -140,8 +140,7 @@ class CatalogQueries:
         return [found[pk] for pk in pks if pk in found]
 
     def _one_final(self, statement: str, value: str) -> bytes | None:
-        with self.database.engine.connect() as connection:
-            row = connection.exec_driver_sql(statement, (value,)).first()
+        row = self.database.fetch_one(statement, (value,))
         return None if row is None else bytes(row[0])
 
     def _c(self, column: Any) -> Any:
