@@ -1,0 +1,237 @@
+"""The audit event: Backstage's auditor fields plus what a tamper-evident trail needs.
+
+Backstage's auditor service (`@backstage/backend-plugin-api` `AuditorService`) writes events
+with `eventId` (kebab-case, e.g. `entity-mutate`), `severityLevel` (low/medium/high/critical),
+`actor` (`actorId`, `ip`, `hostname`, `userAgent`), `request` (`url`, `method`), `meta`,
+`status` (initiated/succeeded/failed), `plugin` and `error`. greenroom keeps those names and
+adds, for every stored event: a unique `id`, a `sequence` number, a `timestamp`, the `action`
+(Backstage's `meta.actionType`: create, update, delete, ...), the `target` it acted on, the
+`requestId`, `actor.type`, and the hash chain (`prevHash`, `hash`).
+
+The hash of an event is SHA-256 (hashlib) over a canonical JSON serialization (sorted keys,
+no whitespace, UTF-8) of every stored field except the hash itself, including the previous
+event's hash: changing, removing or reordering any stored event changes every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Severity = Literal["low", "medium", "high", "critical"]
+Status = Literal["initiated", "succeeded", "failed"]
+ActorType = Literal["user", "service", "local-admin", "system", "anonymous", "cli"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+STATUSES: tuple[Status, ...] = ("initiated", "succeeded", "failed")
+GENESIS_HASH = "0" * 64
+HASH_DOMAIN = b"greenroom-audit-v1\n"
+MAX_META_BYTES = 32 * 1024
+MAX_TEXT = {"actor_id": 600, "ip": 64, "hostname": 255, "user_agent": 300, "url": 2000, "method": 16,
+            "request_id": 128, "target": 1000, "event_id": 100, "action": 64, "plugin": 64, "error": 4000}
+
+
+def _cut(value: str | None, key: str) -> str | None:
+    if value is None:
+        return None
+    limit = MAX_TEXT[key]
+    return value if len(value) <= limit else value[:limit]
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialization hashes are computed over: sorted keys, no spaces, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """Plain JSON: other types (and NaN/Infinity) become strings, keys become strings."""
+    if depth > 32:
+        return "[too deep]"
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_jsonable(v, depth + 1) for v in items]
+    return str(value)
+
+
+def meta_text(meta: Mapping[str, Any] | None) -> str:
+    """`meta` as stored: canonical JSON; values JSON cannot carry become strings; huge ones are cut."""
+    if not meta:
+        return "{}"
+    text = canonical_json(_jsonable(meta))
+    if len(text.encode()) > MAX_META_BYTES:
+        return canonical_json({"truncated": True, "bytes": len(text.encode())})
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: a user (entity ref), a service (`external:<subject>`), the system, or the CLI."""
+
+    actor_id: str | None = None
+    type: ActorType | None = None
+    ip: str | None = None
+    hostname: str | None = None
+    user_agent: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"actorId": self.actor_id, "type": self.type, "ip": self.ip, "hostname": self.hostname,
+                "userAgent": self.user_agent}
+
+
+SYSTEM_ACTOR = Actor(actor_id="greenroom:system", type="system")
+
+
+def cli_actor() -> Actor:
+    """The operator at a terminal: `cli:<login name>`."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return Actor(actor_id=f"cli:{user}", type="cli", hostname=socket.gethostname())
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    url: str
+    method: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What a caller records; the store adds id, sequence, timestamp and hashes."""
+
+    event_id: str
+    status: Status = "succeeded"
+    severity: Severity = "low"
+    plugin: str = "core"
+    actor: Actor = SYSTEM_ACTOR
+    action: str | None = None
+    target: str | None = None
+    request: RequestInfo | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"audit status must be one of {', '.join(STATUSES)}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"audit severity must be one of {', '.join(SEVERITIES)}")
+        if not self.event_id:
+            raise ValueError("audit events need an eventId")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the trail, as stored and hashed."""
+
+    seq: int
+    id: str
+    time_us: int
+    event_id: str
+    action: str | None
+    status: str
+    severity: str
+    plugin: str
+    actor_id: str | None
+    actor_type: str | None
+    ip: str | None
+    hostname: str | None
+    user_agent: str | None
+    request_url: str | None
+    request_method: str | None
+    request_id: str | None
+    target: str | None
+    meta: str
+    error: str | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def build(cls, event: AuditEvent, *, seq: int, id: str, time_us: int, prev_hash: str) -> StoredEvent:
+        request = event.request
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "id": id,
+            "time_us": time_us,
+            "event_id": _cut(event.event_id, "event_id"),
+            "action": _cut(event.action, "action"),
+            "status": event.status,
+            "severity": event.severity,
+            "plugin": _cut(event.plugin, "plugin"),
+            "actor_id": _cut(event.actor.actor_id, "actor_id"),
+            "actor_type": event.actor.type,
+            "ip": _cut(event.actor.ip, "ip"),
+            "hostname": _cut(event.actor.hostname, "hostname"),
+            "user_agent": _cut(event.actor.user_agent, "user_agent"),
+            "request_url": _cut(request.url, "url") if request else None,
+            "request_method": _cut(request.method, "method") if request else None,
+            "request_id": _cut(request.request_id, "request_id") if request else None,
+            "target": _cut(event.target, "target"),
+            "meta": meta_text(event.meta),
+            "error": _cut(event.error, "error"),
+            "prev_hash": prev_hash,
+        }
+        return cls(**fields, hash=content_hash(fields))
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredEvent:
+        return cls(**{name: getattr(row, name) for name in cls.__slots__})
+
+    def hashed_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name != "hash"}
+
+    def computed_hash(self) -> str:
+        return content_hash(self.hashed_fields())
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.time_us / 1_000_000, UTC)
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form (API, export, forwarding): Backstage's field names plus greenroom's."""
+        out: dict[str, Any] = {
+            "isAuditEvent": True,
+            "id": self.id,
+            "sequence": self.seq,
+            "timestamp": iso_time(self.time_us),
+            "eventId": self.event_id,
+            "action": self.action,
+            "status": self.status,
+            "severityLevel": self.severity,
+            "plugin": self.plugin,
+            "actor": {"actorId": self.actor_id, "type": self.actor_type, "ip": self.ip, "hostname": self.hostname,
+                      "userAgent": self.user_agent},
+            "target": self.target,
+            "requestId": self.request_id,
+            "meta": json.loads(self.meta),
+            "prevHash": self.prev_hash,
+            "hash": self.hash,
+        }
+        if self.request_url is not None:
+            out["request"] = {"url": self.request_url, "method": self.request_method}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def content_hash(fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(HASH_DOMAIN + canonical_json(dict(fields)).encode()).hexdigest()
+
+
+def iso_time(time_us: int) -> str:
+    stamp = datetime.fromtimestamp(time_us / 1_000_000, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_us % 1_000_000:06d}Z"

@@ -1,0 +1,174 @@
+"""Appending to the chain and reading it back.
+
+`append` runs inside the caller's transaction, so an event commits or rolls back with the
+change it describes. It locks the chain head first (PostgreSQL: the `UPDATE` takes the head
+row's lock until commit; SQLite: the `UPDATE` takes the database write lock), so appenders in
+any number of threads and processes get consecutive sequence numbers, and a sequence number
+becomes visible only together with every one before it. Append *last* in a transaction:
+the head stays locked until commit, and other writers wait for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from greenroom.audit import tables
+from greenroom.audit.model import GENESIS_HASH, AuditEvent, StoredEvent
+from greenroom.audit.signing import Signer
+from greenroom.db.engine import Database
+from greenroom.errors import InputError
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+_COLUMNS = [tables.events.c[name] for name in StoredEvent.__slots__]
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of a read of the trail (all optional, combined with AND)."""
+
+    actor: str | None = None
+    event_id: str | None = None
+    action: str | None = None
+    target: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    plugin: str | None = None
+    since_us: int | None = None  # inclusive
+    until_us: int | None = None  # exclusive
+    order: Literal["asc", "desc"] = "desc"
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        e = tables.events.c
+        out: list[ColumnElement[bool]] = []
+        for column, value in ((e.actor_id, self.actor), (e.event_id, self.event_id), (e.action, self.action),
+                              (e.target, self.target), (e.status, self.status), (e.severity, self.severity),
+                              (e.plugin, self.plugin)):
+            if value is not None:
+                out.append(column == value)
+        if self.since_us is not None:
+            out.append(e.time_us >= self.since_us)
+        if self.until_us is not None:
+            out.append(e.time_us < self.until_us)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[StoredEvent]
+    next_cursor: str | None
+    limit: int
+
+
+def encode_cursor(query: AuditQuery, after_seq: int) -> str:
+    payload = {"q": query.to_json(), "s": after_seq}
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[AuditQuery, int]:
+    bad = InputError("Malformed cursor, could not be parsed")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        query = AuditQuery(**payload["q"])
+        seq = payload["s"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeEncodeError):
+        raise bad from None
+    if not isinstance(seq, int) or isinstance(seq, bool) or query.order not in ("asc", "desc"):
+        raise bad
+    for name, value in query.to_json().items():
+        wanted = int if name in ("since_us", "until_us") else str
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise bad
+    return query, seq
+
+
+class AuditStore:
+    def __init__(self, database: Database, *, signer: Signer | None = None) -> None:
+        self.database = database
+        self.signer = signer
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, connection: Connection, events: Sequence[AuditEvent]) -> list[StoredEvent]:
+        """Append `events` in `connection`'s transaction (call it last in that transaction)."""
+        if not events:
+            return []
+        h = tables.head
+        # Taking the head: one statement that both locks it and reads the previous position.
+        row = connection.execute(
+            update(h).where(h.c.id == 1).values(seq=h.c.seq + len(events)).returning(h.c.seq, h.c.hash)
+        ).first()
+        if row is None:
+            raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
+        seq, prev = int(row.seq) - len(events), str(row.hash)
+        now_us = time.time_ns() // 1000
+        stored: list[StoredEvent] = []
+        for event in events:
+            seq += 1
+            record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
+            stored.append(record)
+            prev = record.hash
+        connection.execute(insert(tables.events), [{**s.hashed_fields(), "hash": s.hash} for s in stored])
+        values: dict[str, Any] = {"hash": prev}
+        if self.signer is not None:
+            values["mac"] = self.signer.sign("head", seq, prev)
+            values["key_id"] = self.signer.key_id
+        else:
+            values["mac"] = values["key_id"] = None
+        connection.execute(update(h).where(h.c.id == 1).values(**values))
+        return stored
+
+    def append_now(self, events: Sequence[AuditEvent]) -> list[StoredEvent]:
+        """Append in a transaction of its own (for events that describe no database change)."""
+        with self.database.engine.begin() as connection:
+            return self.append(connection, events)
+
+    # -- reading ----------------------------------------------------------------------------
+    def head(self) -> tuple[int, str]:
+        h = tables.head
+        with self.database.engine.connect() as connection:
+            row = connection.execute(select(h.c.seq, h.c.hash).where(h.c.id == 1)).first()
+        return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS_HASH)
+
+    def query(self, query: AuditQuery, *, limit: int = DEFAULT_PAGE, after_seq: int | None = None) -> AuditPage:
+        limit = max(1, min(limit, MAX_PAGE))
+        e = tables.events.c
+        conditions = query.conditions()
+        if after_seq is not None:
+            conditions.append(e.seq < after_seq if query.order == "desc" else e.seq > after_seq)
+        stmt = select(*_COLUMNS).where(and_(*conditions)) if conditions else select(*_COLUMNS)
+        stmt = stmt.order_by(e.seq.desc() if query.order == "desc" else e.seq.asc()).limit(limit + 1)
+        with self.database.engine.connect() as connection:
+            rows = [StoredEvent.from_row(r) for r in connection.execute(stmt)]
+        more = len(rows) > limit
+        items = rows[:limit]
+        cursor = encode_cursor(query, items[-1].seq) if more and items else None
+        return AuditPage(items=items, next_cursor=cursor, limit=limit)
+
+    def iterate(self, query: AuditQuery, *, batch: int = 1000) -> Iterator[StoredEvent]:
+        """Every matching event, oldest first, read in batches."""
+        ascending = AuditQuery(**{**asdict(query), "order": "asc"})
+        after: int | None = None
+        while True:
+            page = self.query(ascending, limit=batch, after_seq=after)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            after = page.items[-1].seq
+
+    def count(self) -> int:
+        with self.database.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(tables.events)).scalar() or 0)

@@ -1,0 +1,100 @@
+"""The recording interface: same-transaction events, failures, actors, and the chain it builds."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from greenroom.audit import SYSTEM_ACTOR, Actor, AuditEvent, AuditQuery
+from greenroom.audit.model import GENESIS_HASH
+from greenroom.audit.verify import verify_chain
+from greenroom.errors import ConflictError
+
+
+def _events(portal, **filters):
+    return list(portal.auditor.iterate(AuditQuery(**filters)))
+
+
+def test_an_operation_commits_its_event_with_the_change(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("permission")
+    with portal.database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE roles_demo (name VARCHAR(50) PRIMARY KEY)"))
+    with audit.operation("role-mutate", action="create", target="role:default/admins", severity="high",
+                         meta={"source": "rest"}) as op, portal.database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO roles_demo VALUES ('admins')"))
+        op.record(connection, meta={"members": 2})
+    [event] = _events(portal, event_id="role-mutate")
+    assert (event.plugin, event.action, event.target, event.status, event.severity) == (
+        "permission", "create", "role:default/admins", "succeeded", "high")
+    assert event.to_json()["meta"] == {"source": "rest", "members": 2}
+    assert event.actor_id == SYSTEM_ACTOR.actor_id
+
+
+def test_a_change_that_rolls_back_leaves_only_its_failure(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("permission")
+    with portal.database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE roles_demo (name VARCHAR(50) PRIMARY KEY)"))
+    with pytest.raises(ConflictError), audit.operation(  # noqa: PT012 - the block is the operation
+        "role-mutate", action="create", target="role:default/x", actor=Actor("user:default/alice", "user"),
+    ) as op, portal.database.engine.begin() as connection:
+        connection.execute(text("INSERT INTO roles_demo VALUES ('x')"))
+        op.record(connection)
+        raise ConflictError("role exists")
+    events = _events(portal, event_id="role-mutate")
+    assert [(e.status, e.error, e.actor_id) for e in events] == [
+        ("failed", "ConflictError: role exists", "user:default/alice")]
+    with portal.database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM roles_demo")).scalar() == 0
+    assert verify_chain(portal.database).ok
+
+
+def test_an_operation_without_a_transaction_records_on_its_own(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    with audit.operation("thing-mutate", action="delete", target="thing:1"):
+        pass
+    [event] = _events(portal, event_id="thing-mutate")
+    assert event.status == "succeeded"
+
+
+def test_events_chain_by_hash_from_genesis(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    for i in range(5):
+        audit.log("thing-mutate", action="update", target=f"thing:{i}")
+    events = _events(portal, event_id="thing-mutate", order="asc")
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    first = next(portal.auditor.iterate(AuditQuery(order="asc")))
+    assert first.seq == 1
+    assert first.prev_hash == GENESIS_HASH
+    for before, after in zip(events, events[1:], strict=False):
+        assert after.prev_hash == before.hash or after.seq != before.seq + 1
+    assert all(e.computed_hash() == e.hash for e in events)
+    assert verify_chain(portal.database).ok
+
+
+def test_disabled_auditing_records_nothing(make_portal):
+    portal = make_portal({"audit": {"enabled": False}})
+    portal.auditor.for_plugin("demo").log("thing-mutate")
+    assert _events(portal) == []
+
+
+def test_bad_events_are_refused_before_they_reach_the_store():
+    with pytest.raises(ValueError, match="status"):
+        AuditEvent(event_id="x", status="done")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="severity"):
+        AuditEvent(event_id="x", severity="urgent")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="eventId"):
+        AuditEvent(event_id="")
+
+
+def test_meta_is_canonical_json_and_capped(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    audit.log("big", meta={"blob": "x" * 100_000})
+    audit.log("odd", meta={"when": object.__name__, "n": float("nan")})
+    big = _events(portal, event_id="big")[0].to_json()["meta"]
+    assert big["truncated"] is True
+    assert _events(portal, event_id="odd")[0].to_json()["meta"] == {"when": "object", "n": "nan"}
