@@ -16,6 +16,7 @@ from greenroom.config import Config
 from greenroom.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from greenroom.errors import GreenroomError
 from greenroom.observability.logging import configure_logging
+from greenroom.audit.cli import register as register_audit_log
 from greenroom.posture.cli import register as register_audit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="greenroom: a hardened developer portal.")
@@ -128,6 +129,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database schema of the core and every enabled plugin."""
     from greenroom.db.engine import Database
     from greenroom.db.migrate import upgrade
+    from greenroom.audit import MIGRATIONS as AUDIT_MIGRATIONS
     from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
     from greenroom.kernel.loader import load as load_plugin
     from greenroom.kernel.registry import plugin_candidates, schema_locations
@@ -137,7 +139,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
         database = Database.from_config(cfg)
         candidates, _refused = plugin_candidates(cfg)
         plugins = [load_plugin(c) for c in candidates]
-        upgrade(database, [IDENTITY_MIGRATIONS, *schema_locations(plugins)])
+        upgrade(database, [IDENTITY_MIGRATIONS, AUDIT_MIGRATIONS, *schema_locations(plugins)])
     except GreenroomError as exc:
         raise fail(exc) from None
     out.print(f"database at {database.describe()} is up to date")
@@ -201,6 +203,7 @@ def _register_plugin_commands() -> None:
 
 _register_plugin_commands()
 register_audit(app)
+register_audit_log(app)
 
 
 def main() -> None:
