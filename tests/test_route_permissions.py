@@ -48,7 +48,30 @@ SELF_AUTHENTICATING_ROUTES = {
     ("GET", "/api/auth/v1/userinfo"),
     ("GET", "/api/auth/v1/sessions"),
     ("DELETE", "/api/auth/v1/sessions"),
+    ("DELETE", "/api/auth/v1/sessions/{session_id}"),
 }
+# The web UI's pages (the `ui` plugin): public in the route table because every page
+# authenticates its viewer itself (anonymous viewers are sent to /sign-in, see the test below)
+# and asks for the owning plugin's permission for everything it shows; plus the sign-in page
+# and the static files.
+UI_PAGES = {
+    ("GET", "/"),
+    ("GET", "/sign-in"),
+    ("POST", "/sign-out"),
+    ("GET", "/catalog"),
+    ("GET", "/catalog/{namespace}/{kind}/{name}"),
+    ("GET", "/catalog/{namespace}/{kind}/{name}/{tab}"),
+    ("GET", "/catalog-import"),
+    ("POST", "/catalog-import"),
+    ("GET", "/settings"),
+    ("POST", "/settings/sessions/{session_id}/revoke"),
+    ("POST", "/settings/sessions/revoke-all"),
+    ("GET", "/admin"),
+    ("GET", "/admin/posture"),
+    ("GET", "/admin/plugins"),
+    ("GET", "/ext/{plugin_id}/{page_id}"),
+}
+UI_PUBLIC = {("GET", "/sign-in"), ("GET", "/static/{name}")}
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]+)?\}")
 
 
@@ -140,7 +163,25 @@ def test_public_routes_are_exactly_health_readiness_and_openapi(portal: Portal) 
             public.setdefault(declaration.plugin_id, set()).add(key)
     assert public.pop("core") == PUBLIC_ROUTES
     assert public.pop("auth", set()) <= SIGN_IN_ROUTES | SELF_AUTHENTICATING_ROUTES
-    assert public == {}, f"public routes outside core and sign-in: {public}"
+    assert public.pop("ui", set()) <= UI_PAGES | UI_PUBLIC
+    assert public == {}, f"public routes outside core, sign-in and the UI's pages: {public}"
+
+
+def test_ui_pages_send_anonymous_viewers_to_sign_in(portal: Portal, live_server: Callable[[Any], Any]) -> None:
+    """Every page of the UI answers an anonymous browser with a redirect to the sign-in page and
+    nothing else: no page content, no data."""
+    declared = declarations(portal)
+    pages = UI_PAGES & set(declared)
+    assert len(pages) >= 10
+    server = live_server(portal.app)
+    with server.client(headers={"Accept": "text/html"}) as client:
+        for method, path in sorted(pages):
+            if path == "/sign-in":
+                continue
+            response = _request(client, method, path)
+            assert response.status_code == 303, (method, path, response.status_code)
+            assert response.headers["location"].startswith("/sign-in"), (method, path)
+            assert response.content == b"", (method, path)
 
 
 def test_documented_operations_carry_their_permission(portal: Portal) -> None:

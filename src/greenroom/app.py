@@ -26,12 +26,22 @@ from greenroom.http.errors import (
     http_error_handler,
     unhandled_error_handler,
     validation_error_handler,
+    with_error_pages,
 )
 from greenroom.http.middleware import GreenroomMiddleware
 from greenroom.identity import IDENTITY, IdentityService
 from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
 from greenroom.identity.config import check_production_sign_in, load_settings
-from greenroom.kernel.core_services import CORE_SERVICE_IDS, PERMISSIONS, URL_READER
+from greenroom.kernel.core_services import (
+    AUTHENTICATION,
+    CORE_SERVICE_IDS,
+    ERROR_PAGES,
+    PERMISSIONS,
+    PLUGIN_READ,
+    PLUGINS,
+    URL_READER,
+)
+from greenroom.kernel.directory import PluginDirectory
 from greenroom.kernel.registry import Registry, schema_locations, start_plugins
 from greenroom.kernel.routing import Guard, PluginRouter, RouteDeclaration
 from greenroom.kernel.services import ServiceRegistry
@@ -43,7 +53,7 @@ from greenroom.reading import UrlReader
 log = logging.getLogger("greenroom.app")
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 METRICS_READ = Permission("core.metrics.read", "read", description="read Prometheus metrics")
-CORE_PERMISSIONS = (METRICS_READ,)
+CORE_PERMISSIONS = (METRICS_READ, PLUGIN_READ)
 
 
 @dataclass
@@ -141,6 +151,9 @@ def create_portal(
     services = ServiceRegistry()
     services.register(URL_READER, UrlReader.from_config(config.get("backend.reading")), provider="core")
     services.register(PERMISSIONS, permissions, provider="core")
+    services.register(AUTHENTICATION, authenticator, provider="core")
+    directory = PluginDirectory()
+    services.register(PLUGINS, directory, provider="core")
     services.register(IDENTITY, identity, provider="core")
     services.register(POSTURE, posture, provider="core")
 
@@ -179,6 +192,7 @@ def create_portal(
         core_permissions=CORE_PERMISSIONS,
         search_path=plugin_search_path,
     )
+    directory.attach(registry)
     if production and registry.plugin("auth") is None:
         raise GreenroomError("production mode needs the auth plugin (it is listed in plugins.disabled)")
     if migrate:
@@ -189,10 +203,11 @@ def create_portal(
             app.include_router(router.api)
     _core_routes(app, guard, registry, database)  # after the plugins: routes match in order
 
-    app.add_exception_handler(GreenroomError, greenroom_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(Exception, unhandled_error_handler)
+    pages = services.get(ERROR_PAGES) if services.has(ERROR_PAGES) else None
+    app.add_exception_handler(GreenroomError, with_error_pages(greenroom_error_handler, pages))
+    app.add_exception_handler(RequestValidationError, with_error_pages(validation_error_handler, pages))
+    app.add_exception_handler(StarletteHTTPException, with_error_pages(http_error_handler, pages))
+    app.add_exception_handler(Exception, with_error_pages(unhandled_error_handler, pages))
     base_url = config.get_str("backend.baseUrl") or ""
     max_body = config.get_int("backend.limits.requestBodyBytes", DEFAULT_MAX_BODY_BYTES) or DEFAULT_MAX_BODY_BYTES
     app.add_middleware(

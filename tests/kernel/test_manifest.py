@@ -25,10 +25,15 @@ def test_invalid_ids_are_refused(plugin_id: str) -> None:
         PluginManifest(id=plugin_id, version="1")
 
 
-@pytest.mark.parametrize("mount", ["", "api/hello", "/api/hello/", "/"])
+@pytest.mark.parametrize("mount", ["", "api/hello", "/api/hello/", "//"])
 def test_invalid_mounts_are_refused(mount: str) -> None:
     with pytest.raises(ValueError, match="must start and not end with '/'"):
         PluginManifest(id="hello", version="1", mounts=(mount,))
+
+
+def test_the_root_mount_is_allowed_as_an_exact_path() -> None:
+    """`/` is the one mount that is a path, not a prefix (a web UI's home page)."""
+    assert PluginManifest(id="hello", version="1", mounts=("/",)).mounts == ("/",)
 
 
 def test_a_permission_declared_twice_is_refused() -> None:
@@ -60,6 +65,7 @@ def test_manifest_json() -> None:
         "configKeys": ["hello", "backend.reading"],
         "secrets": ["hello.apiToken"],
         "services": ["core.urlReader"],
+        "optionalServices": [],
         "provides": ["hello.service"],
     }
 

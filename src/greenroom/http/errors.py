@@ -96,3 +96,26 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc)
     return error_response(request, 500, "Error", "An internal error occurred")
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigating to a page (not an API client): HTML accepted, outside `/api/`."""
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+
+
+def with_error_pages(handler: Any, pages: Any) -> Any:
+    """`handler`, answering browsers with `pages.render(...)` (an `ERROR_PAGES` provider) when it
+    has a page for the error; API clients keep Backstage's JSON error body."""
+    if pages is None:
+        return handler
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        response: Response = await handler(request, exc)
+        if not wants_html(request):
+            return response
+        error = orjson.loads(bytes(response.body)).get("error", {})
+        page: Response | None = pages.render(request, response.status_code, str(error.get("name", "Error")),
+                                             str(error.get("message", "")))
+        return response if page is None else page
+
+    return handle

@@ -227,13 +227,48 @@ class IdentityService:
             raise NotAllowedError("Cross-origin request refused")
 
     def check_csrf(self, request: Request, secret: str) -> None:
-        """State-changing requests authenticated by cookie need the session's CSRF token."""
+        """State-changing requests authenticated by cookie need the session's CSRF token: in the
+        X-CSRF-Token header (scripts), or in the `csrf_token` field of an HTML form, which a page
+        handler puts on `request.state.csrf_form_token` after reading the form of this request."""
         self.check_origin(request)
-        supplied = request.headers.get(CSRF_HEADER, "")
-        if not supplied or not hmac.compare_digest(supplied.encode(), csrf_token_for(secret).encode()):
+        supplied = request.headers.get(CSRF_HEADER, "") or getattr(request.state, "csrf_form_token", None) or ""
+        if not isinstance(supplied, str) or not supplied or not hmac.compare_digest(
+            supplied.encode(), csrf_token_for(secret).encode()
+        ):
             raise NotAllowedError(
                 "Missing or invalid CSRF token (send the greenroom-csrf cookie value in X-CSRF-Token)"
             )
+
+    def csrf_token(self, request: Request) -> str | None:
+        """The CSRF token of the request's session cookie (for a page to put in its forms)."""
+        cookie = self.session_cookie(request)
+        if cookie is None:
+            return None
+        try:
+            _session, secret = self.sessions.from_cookie(cookie)
+        except SessionError:
+            return None
+        return csrf_token_for(secret)
+
+    def current_session(self, request: Request) -> Session | None:
+        """The live session behind the request's cookie, if any."""
+        cookie = self.session_cookie(request)
+        if cookie is None:
+            return None
+        try:
+            return self.sessions.from_cookie(cookie)[0]
+        except SessionError:
+            return None
+
+    def revoke_own_session(self, request: Request, user_ref: str, session_id: str) -> bool:
+        """Revoke one of the caller's own sessions; False when `session_id` is not one of theirs."""
+        if session_id not in {s.id for s in self.sessions.list(user_ref)}:
+            return False
+        if not self.sessions.revoke(session_id, "revoked by its user"):
+            return False
+        self.auditor.emit("auth-session-revoke", "succeeded", request=request, actor_id=user_ref,
+                          ip=self.client_address(request), meta={"sessionId": session_id, "scope": "own"})
+        return True
 
     # -- sessions ---------------------------------------------------------------------------
     def establish_session(

@@ -4,28 +4,53 @@ Import plugin-facing names from here only; the rest of the kernel is the core's 
 """
 
 from greenroom.kernel.context import PluginContext, ScopedConfig
-from greenroom.kernel.core_services import PERMISSIONS, URL_READER
+from greenroom.kernel.core_services import (
+    AUTHENTICATION,
+    ERROR_PAGES,
+    PERMISSIONS,
+    PLUGIN_READ,
+    PLUGINS,
+    URL_READER,
+    ErrorPages,
+    RequestAuthenticator,
+)
+from greenroom.kernel.directory import PluginDirectory
 from greenroom.kernel.manifest import Plugin, PluginManifest, define_plugin
 from greenroom.kernel.routing import Authorization, AuthzDep, PluginRouter, authorization
 from greenroom.kernel.services import ServiceRef, UndeclaredAccessError
+from greenroom.kernel.ui import EntityTab, Fragment, NavLink, PageView, TabView, UiContributions, UiPage
 from greenroom.permissions.model import Decision, Permission, Result
 from greenroom.permissions.principal import Principal
 
 __all__ = [
+    "AUTHENTICATION",
+    "ERROR_PAGES",
     "PERMISSIONS",
+    "PLUGINS",
+    "PLUGIN_READ",
     "URL_READER",
     "Authorization",
     "AuthzDep",
     "Decision",
+    "EntityTab",
+    "ErrorPages",
+    "Fragment",
+    "NavLink",
+    "PageView",
     "Permission",
     "Plugin",
     "PluginContext",
+    "PluginDirectory",
     "PluginManifest",
     "PluginRouter",
     "Principal",
+    "RequestAuthenticator",
     "Result",
     "ScopedConfig",
     "ServiceRef",
+    "TabView",
+    "UiContributions",
+    "UiPage",
     "UndeclaredAccessError",
     "authorization",
     "define_plugin",

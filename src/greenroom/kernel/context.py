@@ -11,6 +11,7 @@ from greenroom.db.engine import Database
 from greenroom.kernel.manifest import PluginManifest
 from greenroom.kernel.routing import Guard, PluginRouter, RouteTable
 from greenroom.kernel.services import ScopedServices, ServiceRef, ServiceRegistry, UndeclaredAccessError
+from greenroom.kernel.ui import UiContributions
 
 T = TypeVar("T")
 
@@ -124,7 +125,8 @@ class PluginContext:
         self.config = ScopedConfig(config, manifest)
         self.logger = logging.getLogger(f"greenroom.plugins.{manifest.id}")
         self.database = database
-        self.services = ScopedServices(services, manifest.services, manifest.id)
+        self.services = ScopedServices(services, manifest.services, manifest.id, optional=manifest.optional_services)
+        self.ui = UiContributions(manifest)
         self.production = production
         self._registry = services
         self._routes = routes
@@ -135,8 +137,9 @@ class PluginContext:
         self._closed = False
 
     def close(self) -> None:
-        """End of setup: no more routers, routes or services."""
+        """End of setup: no more routers, routes, services or UI contributions."""
         self._closed = True
+        self.ui.closed = True
 
     def _require_open(self, what: str) -> None:
         if self._closed:

@@ -16,6 +16,7 @@ and builds it with `define_plugin`::
             config_keys=("backend.reading",),     # besides its own `hello:` subtree
             secrets=("hello.apiToken",),
             services=(URL_READER,),
+            optional_services=(),                 # used when some plugin provides them
         ),
         setup=setup,
     )
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 _PLUGIN_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 # Paths the core serves itself; no plugin may mount over or around them.
 RESERVED_PATHS = ("/healthz", "/readyz", "/metrics", "/.backstage", "/api/openapi.json")
+# The one mount that is an exact path rather than a prefix: a plugin mounting it serves `/` only.
+ROOT_MOUNT = "/"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class PluginManifest:
     config_keys: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     services: tuple[ServiceRef[Any], ...] = ()
+    optional_services: tuple[ServiceRef[Any], ...] = ()
     provides: tuple[ServiceRef[Any], ...] = ()
     config_schema: type[BaseModel] | None = None
     migrations: str | None = None
@@ -62,6 +66,8 @@ class PluginManifest:
         if not _PLUGIN_ID.match(self.id):
             raise ValueError(f"plugin id '{self.id}' must be lowercase words joined by '-'")
         for mount in self.mounts:
+            if mount == ROOT_MOUNT:
+                continue  # the root page alone (`/`), never a prefix: it overlaps nothing else
             if not mount.startswith("/") or mount.endswith("/"):
                 raise ValueError(f"plugin {self.id}: mount '{mount}' must start and not end with '/'")
             for reserved in RESERVED_PATHS:
@@ -81,6 +87,7 @@ class PluginManifest:
             "configKeys": [self.id, *self.config_keys],
             "secrets": list(self.secrets),
             "services": [s.id for s in self.services],
+            "optionalServices": [s.id for s in self.optional_services],
             "provides": [s.id for s in self.provides],
         }
 

@@ -46,7 +46,8 @@ class Registry:
 
 
 def order_by_services(plugins: Sequence[Plugin], core_services: set[str]) -> list[Plugin]:
-    """Providers before consumers; an unmet or cyclic need is a start-up error."""
+    """Providers before consumers (of required and optional services alike); an unmet required
+    need or a cycle is a start-up error, an optional service nobody provides is not."""
     providers = {ref.id: p.id for p in plugins for ref in p.manifest.provides}
     remaining = {p.id: p for p in plugins}
     ordered: list[Plugin] = []
@@ -56,7 +57,7 @@ def order_by_services(plugins: Sequence[Plugin], core_services: set[str]) -> lis
             for p in remaining.values()
             if all(
                 ref.id in core_services or providers.get(ref.id) not in remaining or providers.get(ref.id) == p.id
-                for ref in p.manifest.services
+                for ref in (*p.manifest.services, *p.manifest.optional_services)
             )
         ]
         if not ready:

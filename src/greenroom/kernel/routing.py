@@ -115,7 +115,9 @@ class PluginRouter:
     ) -> None:
         self.mount = mount
         self.plugin_id = plugin_id
-        self.api = APIRouter(prefix=mount)
+        # The root mount is the exact path `/` (see manifest.ROOT_MOUNT), not a prefix.
+        self._root = mount == "/"
+        self.api = APIRouter(prefix="" if self._root else mount)
         self._permissions = permissions
         self._routes = routes
         self._guard = guard
@@ -159,6 +161,8 @@ class PluginRouter:
             raise UndeclaredAccessError(
                 f"{self.plugin_id}: route {method} {self.mount}{path} declared after the plugin's setup returned"
             )
+        if self._root and path != "/":
+            raise UndeclaredAccessError(f"{self.plugin_id}: the root mount serves '/' only, not '{path}'")
         if (permission is None) == (not public):
             raise UndeclaredAccessError(
                 f"{self.plugin_id}: route {method} {self.mount}{path} must declare exactly one of "
@@ -177,7 +181,7 @@ class PluginRouter:
             RouteDeclaration(
                 plugin_id=self.plugin_id,
                 method=method.upper(),
-                path=f"{self.mount}{path}",
+                path="/" if self._root else f"{self.mount}{path}",
                 permission=permission.name if permission else None,
                 public=public,
             )

@@ -73,16 +73,37 @@ class ServiceRegistry:
 
 
 class ScopedServices:
-    """The view a plugin gets: only the services its manifest names."""
+    """The view a plugin gets: only the services its manifest names.
 
-    def __init__(self, registry: ServiceRegistry, declared: tuple[ServiceRef[Any], ...], plugin_id: str) -> None:
+    `services` must be provided (start-up fails otherwise); `optional_services` are used when
+    some plugin provides them and read as None when none does.
+    """
+
+    def __init__(
+        self,
+        registry: ServiceRegistry,
+        declared: tuple[ServiceRef[Any], ...],
+        plugin_id: str,
+        *,
+        optional: tuple[ServiceRef[Any], ...] = (),
+    ) -> None:
         self._registry = registry
         self._declared = {ref.id for ref in declared}
+        self._optional = {ref.id for ref in optional}
         self._plugin_id = plugin_id
 
     def get(self, ref: ServiceRef[T]) -> T:
         if ref.id not in self._declared:
             raise UndeclaredAccessError(
                 f"plugin {self._plugin_id} uses service {ref.id} without declaring it in its manifest"
+                + (" (it is declared optional: use get_optional)" if ref.id in self._optional else "")
             )
         return self._registry.get(ref)
+
+    def get_optional(self, ref: ServiceRef[T]) -> T | None:
+        """A service declared in `optional_services` (or `services`), or None when nothing provides it."""
+        if ref.id not in self._optional and ref.id not in self._declared:
+            raise UndeclaredAccessError(
+                f"plugin {self._plugin_id} uses service {ref.id} without declaring it in its manifest"
+            )
+        return self._registry.get(ref) if self._registry.has(ref) else None

@@ -14,6 +14,7 @@ from greenroom.errors import ConfigError
 from greenroom.identity.service import IDENTITY
 from greenroom.kernel import PluginContext, PluginManifest, define_plugin
 from greenroom.plugins.auth import permissions
+from greenroom.plugins.auth.directory import SIGN_IN, SignInDirectory
 from greenroom.plugins.auth.providers import declared_secrets, load_providers
 from greenroom.plugins.auth.resolvers import CatalogUsers
 from greenroom.plugins.auth.routes import AuthState, register
@@ -39,6 +40,7 @@ def _setup(ctx: PluginContext) -> None:
     users = CatalogUsers(catalog.queries, transitive=settings.include_transitive_groups)
     state = AuthState(identity=identity, providers=providers, users=users, local_mode=settings.local_mode)
     register(ctx.router("/api/auth"), state)
+    ctx.provide(SIGN_IN, SignInDirectory(providers, base_url=settings.base_url, local_mode=settings.local_mode))
     ctx.logger.info("auth providers", extra={"providers": sorted(providers), "environment": settings.environment,
                                              "localMode": settings.local_mode})
 
@@ -58,6 +60,7 @@ plugin = define_plugin(
         permissions=permissions.ALL,
         secrets=declared_secrets(),
         services=(IDENTITY, CATALOG),
+        provides=(SIGN_IN,),
         cli=_cli,
     ),
     setup=_setup,

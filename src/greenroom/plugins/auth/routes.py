@@ -11,6 +11,7 @@
     GET  /local/login?token=                   local mode's one-time login link
     GET  /v1/sessions                          the caller's own sessions
     DELETE /v1/sessions                        sign out everywhere
+    DELETE /v1/sessions/:id                    end one of the caller's own sessions
     GET  /v1/admin/sessions?user=              any user's sessions      (auth.session.read)
     DELETE /v1/admin/sessions?user=            revoke a user's sessions (auth.session.delete)
     DELETE /v1/admin/sessions/:id              revoke one session       (auth.session.delete)
@@ -150,6 +151,16 @@ def register(router: PluginRouter, state: AuthState) -> None:
         items = [{**s.to_json(idle), "current": s.id == session.id} for s in identity.sessions.list(session.user_ref)]
         return JSONResponse({"items": items})
 
+    @router.delete("/v1/sessions/{session_id}", public=True)
+    def revoke_own_session(request: Request, session_id: str) -> Response:
+        session = current_session(request)
+        if not identity.revoke_own_session(request, session.user_ref, session_id):
+            raise NotFoundError(f"No active session {session_id} of yours")
+        response = Response(status_code=204)
+        if session_id == session.id:
+            identity.clear_session_cookies(response)
+        return response
+
     @router.delete("/v1/sessions", public=True)
     def sign_out_everywhere(request: Request) -> JSONResponse:
         session = current_session(request)
@@ -209,8 +220,10 @@ def register(router: PluginRouter, state: AuthState) -> None:
         identity.auditor.emit("auth-local-login", "succeeded", request=request, actor_id=LOCAL_ADMIN_REF, ip=address,
                               meta={"sessionId": result.session.id})
         response = HTMLResponse(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>greenroom</title></head><body>"
-            "<p>Signed in to greenroom as the local admin. This link cannot be used again.</p></body></html>",
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>greenroom</title>"
+            "<meta http-equiv=\"refresh\" content=\"1; url=/\"></head><body>"
+            "<p>Signed in to greenroom as the local admin. This link cannot be used again.</p>"
+            "<p><a href=\"/\">Continue to the portal</a></p></body></html>",
             headers={"cache-control": "no-store"},
         )
         identity.set_session_cookies(response, result)
