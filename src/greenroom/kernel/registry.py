@@ -147,6 +147,11 @@ def start_plugins(
         )
     plugins = [load(c) for c in candidates]
     check_claims(plugins, core_permissions)
+    # Every permission is known before any plugin is set up, so a policy loaded during setup
+    # can check its grants against all of them.
+    guard.permissions.declare("core", core_permissions)
+    for plugin in plugins:
+        guard.permissions.declare(plugin.id, plugin.manifest.permissions)
     registry = Registry(services=services, refused=refused, core_permissions=list(core_permissions))
     for plugin in order_by_services(plugins, core_service_ids):
         schema = plugin.manifest.config_schema

@@ -46,13 +46,16 @@ class Decision:
 
     `conditions` is set for CONDITIONAL: a criteria tree in Backstage's shape
     (`{"rule": ..., "resourceType": ..., "params": {...}}` with `allOf`/`anyOf`/`not`),
-    which the owning plugin applies to its data, in SQL where it can. `reason` says why,
-    for logs, audit and "explain".
+    which the owning plugin applies to its data, in SQL where it can; `plugin_id` and
+    `resource_type` say whose rules they are (Backstage's `pluginId`/`resourceType`).
+    `reason` says why, for logs, audit and "explain".
     """
 
     result: Result
     reason: str = ""
     conditions: Any = None
+    plugin_id: str | None = None
+    resource_type: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -61,6 +64,13 @@ class Decision:
     @property
     def denied(self) -> bool:
         return self.result is Result.DENY
+
+    def to_json(self) -> dict[str, Any]:
+        """Backstage's wire form of a policy decision (without the request id)."""
+        if self.result is not Result.CONDITIONAL:
+            return {"result": self.result.value}
+        return {"result": self.result.value, "pluginId": self.plugin_id, "resourceType": self.resource_type,
+                "conditions": self.conditions}
 
 
 ALLOW = Decision(Result.ALLOW)

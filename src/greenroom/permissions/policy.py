@@ -23,9 +23,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from greenroom.errors import ConfigError
+from greenroom.errors import ConfigError, GreenroomError
 from greenroom.permissions.model import ALLOW, Decision, Permission, Result
 from greenroom.permissions.principal import Principal
+from greenroom.permissions.resources import ResourceType
+
+
+class PolicyWiringError(GreenroomError):
+    """Start-up wiring of the permission service that is not allowed (a programming error)."""
+
+    name = "NotAllowedError"
 
 
 class PermissionPolicy(Protocol):
@@ -72,11 +79,87 @@ def rbac_admins(value: Any) -> list[str]:
 
 
 class PermissionService:
-    """What plugins call to authorize; applies credential caps before the policy."""
+    """What plugins call to authorize; applies credential caps before the policy.
+
+    It also knows every permission the running plugins declare (by name, with the plugin that
+    owns it) and every resource type registered with its rules, which is what a policy needs
+    to check its grants and conditions against. The policy starts as the foundation policy and
+    is replaced once, at start-up, by a plugin providing `PERMISSION_POLICY` (the RBAC plugin);
+    after that the service is frozen.
+    """
 
     def __init__(self, policy: PermissionPolicy) -> None:
         self._policy = policy
+        self._permissions: dict[str, tuple[str, Permission]] = {}
+        self._resource_types: dict[str, ResourceType] = {}
+        self._policy_source = "foundation"
+        self._frozen = False
 
+    # -- start-up -------------------------------------------------------------------------
+    def _require_open(self, what: str) -> None:
+        if self._frozen:
+            raise PolicyWiringError(f"{what} after start-up")
+
+    def declare(self, plugin_id: str, permissions: Iterable[Permission]) -> None:
+        """The permissions a plugin's manifest declares (the kernel calls this before setup)."""
+        self._require_open(f"permissions of {plugin_id} declared")
+        for permission in permissions:
+            self._permissions[permission.name] = (plugin_id, permission)
+
+    def register_resource_type(self, resource_type: ResourceType) -> None:
+        """A plugin registers the resource type its permissions carry, with its rules."""
+        self._require_open(f"resource type {resource_type.name} registered")
+        if resource_type.name in self._resource_types:
+            raise PolicyWiringError(f"resource type {resource_type.name} is registered twice")
+        owners = {plugin for plugin, p in self._permissions.values() if p.resource_type == resource_type.name}
+        if owners != {resource_type.plugin_id}:
+            raise PolicyWiringError(
+                f"plugin {resource_type.plugin_id} registers resource type {resource_type.name}, "
+                f"whose permissions are declared by {', '.join(sorted(owners)) or 'no plugin'}"
+            )
+        self._resource_types[resource_type.name] = resource_type
+
+    def use_policy(self, policy: PermissionPolicy, *, source: str) -> None:
+        """Replace the foundation policy (once, at start-up)."""
+        self._require_open(f"permission policy of {source} installed")
+        if self._policy_source != "foundation":
+            raise PolicyWiringError(f"a permission policy is already installed by {self._policy_source}")
+        self._policy = policy
+        self._policy_source = source
+
+    def freeze(self) -> None:
+        self._frozen = True
+
+    # -- what is known ------------------------------------------------------------------
+    @property
+    def policy(self) -> PermissionPolicy:
+        return self._policy
+
+    @property
+    def policy_source(self) -> str:
+        return self._policy_source
+
+    def permission(self, name: str) -> Permission | None:
+        found = self._permissions.get(name)
+        return found[1] if found else None
+
+    def plugin_of(self, name: str) -> str | None:
+        found = self._permissions.get(name)
+        return found[0] if found else None
+
+    def permissions_by_plugin(self) -> dict[str, list[Permission]]:
+        out: dict[str, list[Permission]] = {}
+        for plugin_id, permission in self._permissions.values():
+            out.setdefault(plugin_id, []).append(permission)
+        return out
+
+    def resource_type(self, name: str) -> ResourceType | None:
+        return self._resource_types.get(name)
+
+    def resource_types(self) -> list[ResourceType]:
+        return list(self._resource_types.values())
+
+    # -- deciding -------------------------------------------------------------------------
     def authorize(self, principal: Principal, permission: Permission, *, plugin_id: str) -> Decision:
         if not principal.is_authenticated:
             return Decision(Result.DENY, reason="not authenticated")
@@ -88,4 +171,4 @@ class PermissionService:
         return self._policy.decide(principal, permission, plugin_id=plugin_id)
 
 
-__all__ = ["ALLOW", "FoundationPolicy", "PermissionPolicy", "PermissionService", "rbac_admins"]
+__all__ = ["ALLOW", "FoundationPolicy", "PermissionPolicy", "PermissionService", "PolicyWiringError", "rbac_admins"]
