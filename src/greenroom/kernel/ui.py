@@ -125,7 +125,8 @@ class UiContributions:
                                         "joined by '-'")
         if permission not in self.manifest.permissions:
             raise UndeclaredAccessError(
-                f"plugin {self.plugin_id}: UI {what} uses permission {permission.name} that the manifest does not declare"
+                f"plugin {self.plugin_id}: UI {what} uses permission {permission.name} "
+                "that the manifest does not declare"
             )
 
     def page(

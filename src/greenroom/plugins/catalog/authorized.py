@@ -72,7 +72,7 @@ class AuthorizedCatalog:
     def recently_changed(self, limit: int, predicate: Predicate | None = None) -> list[EntityChange]:
         """The entities whose content changed last (ingestion skips unchanged ones)."""
         e, d = tables.entities, tables.documents
-        conditions = [true()]
+        conditions: list[ColumnElement[bool]] = [true()]
         if predicate is not None:
             conditions.append(compile_predicate(predicate))
         if self.restrict is not None:

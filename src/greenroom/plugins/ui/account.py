@@ -55,7 +55,7 @@ def _signed_out(ui: Ui) -> Response:
     return response
 
 
-def sign_out(ui: Ui, request: Request, viewer: Viewer) -> Response:
+def sign_out(ui: Ui, request: Request, viewer: Viewer) -> Response:  # noqa: ARG001 - signed in
     identity = ui.services.identity
     session = identity.current_session(request)
     if session is not None:

@@ -31,8 +31,8 @@ LIMITS = (25, 50, 100)
 DEFAULT_LIMIT = 25
 FULL_TEXT_FIELDS = ["metadata.name", "metadata.title", "spec.profile.displayName"]
 SORTS = {
-    "name": ("Name (A–Z)", "metadata.name", "asc"),
-    "-name": ("Name (Z–A)", "metadata.name", "desc"),
+    "name": ("Name (A to Z)", "metadata.name", "asc"),
+    "-name": ("Name (Z to A)", "metadata.name", "desc"),
     "kind": ("Kind", "kind", "asc"),
     "type": ("Type", "spec.type", "asc"),
     "owner": ("Owner", "spec.owner", "asc"),
@@ -227,10 +227,10 @@ def entity_page(ui: Ui, request: Request, viewer: Viewer, namespace: str, kind: 
     base = view.ref.path
     tabs = [Tab("overview", "Overview", base), Tab("yaml", "Raw YAML", f"{base}/yaml")]
     plugin_tabs = {}
-    for extension in ui.services.directory.entity_tabs():
-        if extension.applies_to(view.ref.kind) and viewer.may(extension.permission):
-            plugin_tabs[extension.key] = extension
-            tabs.append(Tab(extension.key, extension.title, f"{base}/{extension.key}"))
+    for contributed in ui.services.directory.entity_tabs():
+        if contributed.applies_to(view.ref.kind) and viewer.may(contributed.permission):
+            plugin_tabs[contributed.key] = contributed
+            tabs.append(Tab(contributed.key, contributed.title, f"{base}/{contributed.key}"))
     context: dict[str, Any] = {"view": view, "tabs": tabs, "active_tab": tab, "graph": None, "owned": None,
                                "owned_total": 0, "location": None, "tab_title": "", "tab_body": ""}
     if tab == "overview":
@@ -238,15 +238,12 @@ def entity_page(ui: Ui, request: Request, viewer: Viewer, namespace: str, kind: 
         if view.ref.kind.lower() in ("group", "user"):
             context["owned"], context["owned_total"] = _owned_by(catalog, view.ref.key)
         context["location"] = _location_of(ui, viewer, entity)
-    elif tab == "yaml":
-        pass
-    else:
+    elif tab != "yaml":
         extension = plugin_tabs.get(tab)
         if extension is None:
-            known = any(t.key == tab for t in ui.services.directory.entity_tabs())
-            if known:  # a plugin tab the viewer may not open: say which permission
-                denied = next(t for t in ui.services.directory.entity_tabs() if t.key == tab)
-                viewer.require(denied.permission)
+            for known in ui.services.directory.entity_tabs():
+                if known.key == tab and known.applies_to(view.ref.kind):
+                    viewer.require(known.permission)  # a tab the viewer may not open: say which permission
             raise NotFoundError(f"This entity has no tab '{tab}'")
         decision = viewer.require(extension.permission)
         fragment = extension.render(TabView(viewer.principal, decision, entity))
@@ -269,20 +266,20 @@ def register_page(ui: Ui, request: Request, viewer: Viewer, form: FormData | Non
             raise InputError("Enter the URL of a descriptor file")
         target = target.strip()
         context["target"] = target
+        if action not in ("analyze", "import"):
+            raise InputError("Unknown action")
         try:
             if action == "analyze":
                 preview = preview_location(service, "url", target)
                 context["preview"] = preview
                 context["preview_rows"] = [_preview_row(e) for e in preview.entities]
-            elif action == "import":
+            else:
                 location = service.add_location(service.check_api_location("url", target))
                 context["imported"] = location
                 entities, _page = viewer.catalog.query(QueryRequest(
                     predicate={ORIGIN_ANNOTATION: f"url:{location.target}"},
                     order_fields=[OrderField("metadata.name")], limit=50))
                 context["imported_rows"] = rows(entities)
-            else:
-                raise InputError("Unknown action")
         except InputError as exc:
             context["error"] = exc.message
     return ui.render(request, "register.html", viewer=viewer, section="register", **context)

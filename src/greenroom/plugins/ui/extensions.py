@@ -22,7 +22,7 @@ def extension_page(ui: Ui, request: Request, viewer: Viewer, plugin_id: str, pag
     if page is None:
         raise NotFoundError("There is no page at this address.")
     decision = viewer.require(page.permission)
-    query = {k: v for k, v in request.query_params.items()}
+    query = dict(request.query_params.items())
     fragment = page.render(PageView(viewer.principal, decision, query))
     body = Markup(ui.fragment(fragment))  # noqa: S704 - rendered by the autoescaping sandbox
     return ui.render(request, "ext_page.html", viewer=viewer, section=page.path, title=fragment.title or page.title,

@@ -255,7 +255,7 @@ class Ui:
             return self.error_page(request, 403, "Not allowed", exc.message)
         except GreenroomError as exc:
             if exc.status_code >= 500:
-                log.error("page failed", exc_info=exc, extra={"path": request.url.path})
+                log.exception("page failed", exc_info=exc, extra={"path": request.url.path})
                 return self.error_page(request, exc.status_code, "Something went wrong",
                                        "An internal error occurred. The request id in the response headers "
                                        "identifies it in the portal's log.")
@@ -289,16 +289,24 @@ class HtmlErrorPages:
 
 
 def timestamp(value: Any) -> str:
-    """Seconds since the epoch or a datetime, as UTC text."""
+    """Seconds since the epoch, an ISO 8601 string or a datetime, as UTC text."""
     if value is None or value == "":
         return ""
+    moment: datetime | None = None
     if isinstance(value, int | float):
-        value = datetime.fromtimestamp(value, UTC)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return str(value)
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if moment is None:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def ref_path(value: Any) -> str | None:
