@@ -123,7 +123,9 @@ def run_greenroom(n: int, catalog: Path, info: dict[str, Any], args: argparse.Na
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
-    client = harness.Client(base)
+    # On PostgreSQL a first load holds its tables until it commits (indexes are built after
+    # the bulk copy), so a poll may wait for the whole ingestion: allow it as long as --max-wait.
+    client = harness.Client(base, timeout=args.max_wait)
     res: dict[str, Any] = {"n": n, "system": "greenroom", "db": args.db}
     try:
         while True:
