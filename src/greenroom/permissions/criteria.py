@@ -120,8 +120,9 @@ def _check_leaf(node: Mapping[str, Any], path: str, resource_type: ResourceType)
         raise InputError(f"{path}: {rule.name} has no parameter {sorted(extra)[0]!r} "
                          f"(it takes {', '.join(sorted(allowed))})")
     for key, value in params.items():
-        if isinstance(value, str) and value.startswith("$") and value not in ALIASES:
-            raise InputError(f"{path}: unknown alias {value!r} in {rule.name}.{key} (known: {', '.join(ALIASES)})")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith("$") and item not in ALIASES:
+                raise InputError(f"{path}: unknown alias {item!r} in {rule.name}.{key} (known: {', '.join(ALIASES)})")
     try:
         rule.check_params(_substituted(params))
     except InputError as exc:

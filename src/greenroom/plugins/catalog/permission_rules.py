@@ -20,8 +20,10 @@ from typing import Any
 from sqlalchemy import ColumnElement
 
 from greenroom.errors import InputError
+from greenroom.permissions.resources import PermissionRule, ResourceType
 from greenroom.plugins.catalog.permissions import RESOURCE_TYPE_ENTITY
 from greenroom.plugins.catalog.store.filters import Predicate, compile_predicate
+from greenroom.plugins.catalog.store.queries import CatalogQueries
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,17 @@ class Rule:
     description: str
     params: tuple[str, ...]
     to_predicate: Callable[[Mapping[str, Any]], Predicate]
+    params_schema: Mapping[str, Any]
+
+
+def _schema(required: str, **properties: tuple[str, str]) -> dict[str, Any]:
+    """Backstage's paramsSchema: a draft-07 object schema (what its zod schemas serialize to)."""
+    props: dict[str, Any] = {}
+    for name, (kind, description) in properties.items():
+        props[name] = ({"type": "array", "items": {"type": "string"}, "description": description}
+                       if kind == "array" else {"type": "string", "description": description})
+    return {"type": "object", "properties": props, "required": [required], "additionalProperties": False,
+            "$schema": "http://json-schema.org/draft-07/schema#"}
 
 
 def _strings(params: Mapping[str, Any], key: str, rule: str) -> list[str]:
@@ -83,12 +96,21 @@ def _spec(params: Mapping[str, Any]) -> Predicate:
 RULES: dict[str, Rule] = {
     rule.name: rule
     for rule in (
-        Rule("IS_ENTITY_OWNER", "Allow entities owned by a specified claim", ("claims",), _owner),
-        Rule("IS_ENTITY_KIND", "Allow entities matching a specified kind", ("kinds",), _kind),
-        Rule("HAS_ANNOTATION", "Allow entities with the specified annotation", ("annotation", "value"), _annotation),
-        Rule("HAS_LABEL", "Allow entities with the specified label", ("label", "value"), _label),
-        Rule("HAS_METADATA", "Allow entities with the specified metadata subfield", ("key", "value"), _metadata),
-        Rule("HAS_SPEC", "Allow entities with the specified spec subfield", ("key", "value"), _spec),
+        Rule("IS_ENTITY_OWNER", "Allow entities owned by a specified claim", ("claims",), _owner,
+             _schema("claims", claims=("array", "List of claims to match at least one on within ownedBy"))),
+        Rule("IS_ENTITY_KIND", "Allow entities matching a specified kind", ("kinds",), _kind,
+             _schema("kinds", kinds=("array", "List of kinds to match at least one of"))),
+        Rule("HAS_ANNOTATION", "Allow entities with the specified annotation", ("annotation", "value"), _annotation,
+             _schema("annotation", annotation=("string", "Name of the annotation to match on"),
+                     value=("string", "Value of the annotation to match on"))),
+        Rule("HAS_LABEL", "Allow entities with the specified label", ("label",), _label,
+             _schema("label", label=("string", "Name of the label to match on"))),
+        Rule("HAS_METADATA", "Allow entities with the specified metadata subfield", ("key", "value"), _metadata,
+             _schema("key", key=("string", "Property within the entities metadata to match on"),
+                     value=("string", "Value of the given property to match on"))),
+        Rule("HAS_SPEC", "Allow entities with the specified spec subfield", ("key", "value"), _spec,
+             _schema("key", key=("string", "Property within the entities spec to match on"),
+                     value=("string", "Value of the given property to match on"))),
     )
 }
 
@@ -120,3 +142,44 @@ def criteria_to_sql(criteria: Any) -> ColumnElement[bool]:
     """The condition on `catalog_entities.pk` that a conditional decision imposes."""
     conditions = criteria.get("conditions", criteria) if isinstance(criteria, Mapping) else criteria
     return compile_predicate(criteria_to_predicate(conditions))
+
+
+def _entity_key(ref: str) -> str:
+    """`kind:namespace/name` (namespace defaulting to `default`), lower case: how entities are keyed."""
+    kind, colon, rest = ref.partition(":")
+    if not colon or not kind or not rest:
+        raise InputError(f"Invalid entity ref '{ref}', expected <kind>:[<namespace>/]<name>")
+    namespace, slash, name = rest.partition("/")
+    if not slash:
+        namespace, name = "default", rest
+    if not namespace or not name:
+        raise InputError(f"Invalid entity ref '{ref}', expected <kind>:[<namespace>/]<name>")
+    return f"{kind}:{namespace}/{name}".lower()
+
+
+def entity_resource_type(queries: CatalogQueries) -> ResourceType:
+    """`catalog-entity` for the permission service: the rules above, and conditions applied to
+    one entity with the same SQL a filtered list uses (so "explain" and `authorize` with a
+    resourceRef can never disagree with what lists show)."""
+
+    def apply(ref: str, criteria: Any) -> bool | None:
+        key = _entity_key(ref)
+        if queries.uid_of(key) is None:
+            return None
+        return queries.by_ref(key, criteria_to_sql(criteria)) is not None
+
+    def checker(rule: Rule) -> Callable[[Mapping[str, Any]], None]:
+        def check(params: Mapping[str, Any]) -> None:
+            rule.to_predicate(params)
+
+        return check
+
+    return ResourceType(
+        name=RESOURCE_TYPE_ENTITY,
+        plugin_id="catalog",
+        rules=tuple(
+            PermissionRule(rule.name, rule.description, RESOURCE_TYPE_ENTITY, rule.params_schema, checker(rule))
+            for rule in RULES.values()
+        ),
+        apply=apply,
+    )
