@@ -44,7 +44,9 @@ from greenroom.plugins.ui.static import StaticAssets
 
 log = logging.getLogger("greenroom.plugins.ui")
 MAX_FORM_FIELDS = 50
-NO_STORE = {"cache-control": "no-store"}
+# Pages keep the referrer to this origin only: with `no-referrer` (the API's default) browsers
+# send `Origin: null` on form posts, which the CSRF origin check must refuse.
+NO_STORE = {"cache-control": "no-store", "referrer-policy": "same-origin"}
 
 
 class SignInRequired(Exception):
