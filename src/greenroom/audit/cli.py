@@ -12,42 +12,21 @@ the sequence number and event id where it is); 2 for a usage or configuration er
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from greenroom.audit.times import parse_time
 from greenroom.cli_support import ConfigOption, err, fail, load, out
 from greenroom.errors import GreenroomError, InputError
 
 audit_log_app = typer.Typer(no_args_is_help=True, help="The audit trail: verify, export, prune.")
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_log_app, name="audit-log")
-
-
-def parse_time(value: str, *, name: str, now: datetime | None = None) -> int:
-    """ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`, with an offset) or relative (`7d`, `12h`)
-    -> microseconds since the epoch. Times without a zone are UTC."""
-    text = value.strip()
-    match = _RELATIVE.match(text)
-    if match:
-        moment = (now or datetime.now(UTC)) - timedelta(**{_UNITS[match[2]]: int(match[1])})
-    else:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise InputError(f"{name}: '{value}' is not an ISO 8601 time (2026-01-31, 2026-01-31T12:00:00Z) "
-                             "or a relative time (30m, 12h, 7d)") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
 
 
 def _service(config: list[Path] | None, *, need_tables: bool = True) -> Any:

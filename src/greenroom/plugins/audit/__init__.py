@@ -1,0 +1,1 @@
+"""The audit plugin: the audit trail's REST API (`/api/audit`)."""
