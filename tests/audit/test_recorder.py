@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import text
 
@@ -69,7 +71,7 @@ def test_events_chain_by_hash_from_genesis(make_portal):
     first = next(portal.auditor.iterate(AuditQuery(order="asc")))
     assert first.seq == 1
     assert first.prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash or after.seq != before.seq + 1
     assert all(e.computed_hash() == e.hash for e in events)
     assert verify_chain(portal.database).ok
