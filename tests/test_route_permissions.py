@@ -69,6 +69,13 @@ UI_PAGES = {
     ("GET", "/admin"),
     ("GET", "/admin/posture"),
     ("GET", "/admin/plugins"),
+    ("GET", "/admin/rbac"),
+    ("GET", "/admin/audit"),
+    ("GET", "/admin/audit/export"),
+    ("POST", "/admin/rbac/roles"),
+    ("GET", "/admin/rbac/explain"),
+    ("GET", "/admin/rbac/roles/{kind}/{namespace}/{name}"),
+    ("POST", "/admin/rbac/roles/{kind}/{namespace}/{name}/{what}"),
     ("GET", "/ext/{plugin_id}/{page_id}"),
 }
 UI_PUBLIC = {("GET", "/sign-in"), ("GET", "/static/{name}")}

@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from greenroom import __version__
+from greenroom.audit.access import AccessAuditor
 from greenroom.errors import NotFoundError
 from greenroom.identity.service import IDENTITY
 from greenroom.kernel import (
+    AUDITOR,
     AUTHENTICATION,
     ERROR_PAGES,
     PERMISSIONS,
@@ -26,7 +28,8 @@ from greenroom.kernel import (
 )
 from greenroom.plugins.auth.directory import SIGN_IN
 from greenroom.plugins.catalog.plugin import CATALOG
-from greenroom.plugins.ui import account, admin, catalog_pages, extensions
+from greenroom.plugins.permission.plugin import RBAC
+from greenroom.plugins.ui import account, admin, admin_audit, admin_rbac, catalog_pages, extensions
 from greenroom.plugins.ui.web import HtmlErrorPages, Ui, UiServices
 from greenroom.posture.gate import POSTURE
 
@@ -35,6 +38,7 @@ MOUNTS = ("/", "/sign-in", "/sign-out", "/catalog", "/catalog-import", "/setting
 
 def _setup(ctx: PluginContext) -> None:
     identity = ctx.services.get(IDENTITY)
+    auditor = ctx.services.get(AUDITOR)
     services = UiServices(
         authenticate=ctx.services.get(AUTHENTICATION),
         permissions=ctx.services.get(PERMISSIONS),
@@ -43,6 +47,7 @@ def _setup(ctx: PluginContext) -> None:
         catalog=ctx.services.get_optional(CATALOG),
         posture=ctx.services.get(POSTURE),
         sign_in=ctx.services.get_optional(SIGN_IN),
+        access=AccessAuditor(auditor),
         local_mode=identity.settings.local_mode,
     )
     ui = Ui(services)
@@ -50,6 +55,10 @@ def _setup(ctx: PluginContext) -> None:
     catalog_pages.register(routers, ui)
     account.register(routers, ui)
     admin.register(routers, ui)
+    rbac = ctx.services.get_optional(RBAC)
+    if rbac is not None:
+        admin_rbac.register(routers, ui, rbac)
+    admin_audit.register(routers, ui, auditor)
     extensions.register(routers, ui)
 
     @routers["/static"].get("/{name}", public=True, include_in_schema=False)
@@ -68,8 +77,8 @@ plugin = define_plugin(
         version=__version__,
         description="The web UI: catalog, entity pages, sign-in, sessions and administration pages",
         mounts=MOUNTS,
-        services=(AUTHENTICATION, PERMISSIONS, PLUGINS, IDENTITY, POSTURE),
-        optional_services=(CATALOG, SIGN_IN),
+        services=(AUTHENTICATION, PERMISSIONS, PLUGINS, IDENTITY, POSTURE, AUDITOR),
+        optional_services=(CATALOG, SIGN_IN, RBAC),
         provides=(ERROR_PAGES,),
     ),
     setup=_setup,

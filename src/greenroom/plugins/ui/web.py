@@ -10,6 +10,11 @@ restricted by the viewer's `catalog.entity.read` decision (conditions become SQL
 Anonymous viewers are sent to the sign-in page; a denied permission renders a 403 page that
 names the permission and nothing else; errors render pages with the status code. Every page
 is `no-store` and carries the portal's CSP (no inline script or style) from the middleware.
+
+The audit trail hears about pages as it hears about API routes, through the guard's own
+recorder (`greenroom.audit.access`): a refused `require` is a denial, an allowed mutation of a
+form is a permission decision (unless the service's own event carried it), and pages that show
+sensitive data (the audit trail) record the read.
 """
 
 from __future__ import annotations
@@ -29,9 +34,18 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from greenroom.audit.access import AccessAuditor
 from greenroom.errors import AuthenticationError, GreenroomError, NotAllowedError
 from greenroom.identity.service import IdentityService
-from greenroom.kernel import Decision, Fragment, Permission, PluginDirectory, Principal, RequestAuthenticator
+from greenroom.kernel import (
+    Authorization,
+    Decision,
+    Fragment,
+    Permission,
+    PluginDirectory,
+    Principal,
+    RequestAuthenticator,
+)
 from greenroom.kernel.core_services import PLUGIN_READ
 from greenroom.permissions.policy import PermissionService
 from greenroom.plugins.catalog.authorized import AuthorizedCatalog
@@ -70,8 +84,7 @@ class UiServices:
     catalog: CatalogService | None
     posture: Any | None = None
     sign_in: Any | None = None
-    rbac: Any | None = None
-    audit: Any | None = None
+    access: AccessAuditor | None = None  # the guard's recorder of denials, decisions and reads
     local_mode: bool = False
 
 
@@ -99,6 +112,7 @@ class Viewer:
         self.principal = principal
         self.csrf_token = csrf_token
         self._decisions: dict[str, Decision] = {}
+        self.mutations: list[tuple[Permission, str]] = []
 
     @property
     def subject(self) -> str:
@@ -109,11 +123,14 @@ class Viewer:
         ref = parse_ref(self.principal.subject)
         return ref.name if ref is not None else self.principal.subject
 
+    def _plugin_of(self, permission: Permission) -> str:
+        return self.ui.services.directory.owner_of(permission) or "core"
+
     def decide(self, permission: Permission) -> Decision:
         decision = self._decisions.get(permission.name)
         if decision is None:
-            plugin_id = self.ui.services.directory.owner_of(permission) or "core"
-            decision = self.ui.services.permissions.authorize(self.principal, permission, plugin_id=plugin_id)
+            decision = self.ui.services.permissions.authorize(self.principal, permission,
+                                                               plugin_id=self._plugin_of(permission))
             self._decisions[permission.name] = decision
         return decision
 
@@ -122,10 +139,34 @@ class Viewer:
         return not self.decide(permission).denied
 
     def require(self, permission: Permission) -> Decision:
+        """The decision for something the page is about to do; PageDenied (recorded) when denied."""
         decision = self.decide(permission)
+        access, request = self.ui.services.access, self.request
         if decision.denied:
+            if access is not None:
+                authz = Authorization(self.principal, permission, decision)
+                if getattr(request.state, "authz", None) is None:
+                    request.state.authz = authz
+                access.denied(request, permission, self._plugin_of(permission),
+                              NotAllowedError(f"Missing permission {permission.name}"))
             raise PageDenied(permission)
+        if access is not None and access.is_mutation(request, permission):
+            if getattr(request.state, "authz", None) is None:  # a service's own event carries it
+                request.state.authz = Authorization(self.principal, permission, decision)
+            self.mutations.append((permission, self._plugin_of(permission)))
         return decision
+
+    def record_read(self, permission: Permission) -> None:
+        """This page showed data of a sensitive read (recorded as the API route's read would be)."""
+        access = self.ui.services.access
+        if access is not None and access.records_read(self.request, permission, True):
+            access.read_done(self.request, permission, self._plugin_of(permission), None)
+
+    def mutations_done(self, error: BaseException | None) -> None:
+        access = self.ui.services.access
+        if access is not None:
+            for permission, plugin_id in self.mutations:
+                access.mutation_done(self.request, permission, plugin_id, error)
 
     @cached_property
     def catalog(self) -> AuthorizedCatalog:
@@ -240,7 +281,18 @@ class Ui:
             form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
             token = form.get("csrf_token")
             request.state.csrf_form_token = token if isinstance(token, str) else None
-            return await run_in_threadpool(lambda: handler(self.viewer(request), form))
+
+            def submit() -> Response:
+                viewer = self.viewer(request)
+                try:
+                    response = handler(viewer, form)
+                except Exception as exc:
+                    viewer.mutations_done(exc)
+                    raise
+                viewer.mutations_done(None)
+                return response
+
+            return await run_in_threadpool(submit)
 
         return await self._guarded(request, go)
 
