@@ -96,7 +96,17 @@ class PortalHandle:
         return browser
 
     def events(self, event_id: str, status: str | None = None) -> list[Any]:
-        return [e for e in self.audit.events if e.event_id == event_id and (status is None or e.status == status)]
+        """Audit events as stored in the trail (the database), oldest first."""
+        from types import SimpleNamespace
+
+        from greenroom.audit import AuditQuery
+
+        assert self.portal.auditor is not None
+        return [
+            SimpleNamespace(event_id=e.event_id, status=e.status, meta=e.to_json()["meta"], error=e.error,
+                            actor=SimpleNamespace(actor_id=e.actor_id, ip=e.ip, user_agent=e.user_agent))
+            for e in self.portal.auditor.iterate(AuditQuery(event_id=event_id, status=status))
+        ]
 
     def api(self, path: str, *, token: str | None = None, method: str = "GET", **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", None) or {})

@@ -12,7 +12,7 @@ from typing import Any
 from greenroom import __version__
 from greenroom.errors import ConfigError
 from greenroom.identity.service import IDENTITY
-from greenroom.kernel import PluginContext, PluginManifest, define_plugin
+from greenroom.kernel import AUDITOR, PluginContext, PluginManifest, define_plugin
 from greenroom.plugins.auth import permissions
 from greenroom.plugins.auth.directory import SIGN_IN, SignInDirectory
 from greenroom.plugins.auth.providers import declared_secrets, load_providers
@@ -38,7 +38,8 @@ def _setup(ctx: PluginContext) -> None:
             path="auth.providers",
         )
     users = CatalogUsers(catalog.queries, transitive=settings.include_transitive_groups)
-    state = AuthState(identity=identity, providers=providers, users=users, local_mode=settings.local_mode)
+    state = AuthState(identity=identity, providers=providers, users=users, local_mode=settings.local_mode,
+                      audit=ctx.services.get(AUDITOR).for_plugin(ctx.plugin_id))
     register(ctx.router("/api/auth"), state)
     ctx.provide(SIGN_IN, SignInDirectory(providers, base_url=settings.base_url, local_mode=settings.local_mode))
     ctx.logger.info("auth providers", extra={"providers": sorted(providers), "environment": settings.environment,
@@ -59,7 +60,7 @@ plugin = define_plugin(
         mounts=("/api/auth",),
         permissions=permissions.ALL,
         secrets=declared_secrets(),
-        services=(IDENTITY, CATALOG),
+        services=(IDENTITY, CATALOG, AUDITOR),
         provides=(SIGN_IN,),
         cli=_cli,
     ),

@@ -23,6 +23,7 @@ state bound to the browser by a cookie, and return URLs limited to the portal's 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from greenroom.audit import PluginAuditor
 from greenroom.errors import AuthenticationError, InputError, NotAllowedError, NotFoundError
 from greenroom.identity.attempts import AttemptError
 from greenroom.identity.ratelimit import TooManyRequestsError
@@ -57,6 +59,13 @@ class AuthState:
     providers: dict[str, LoadedProvider]
     users: CatalogUsers
     local_mode: bool
+    audit: PluginAuditor | None = None
+
+    def operation(self, request: Request, event_id: str, **fields: Any) -> Any:
+        """An audited change by this request (a no-op context without an auditor)."""
+        if self.audit is None:
+            return contextlib.nullcontext()
+        return self.audit.operation(event_id, request=request, **fields)
 
     def provider(self, provider_id: str) -> LoadedProvider:
         loaded = self.providers.get(provider_id)
@@ -184,20 +193,22 @@ def register(router: PluginRouter, state: AuthState) -> None:
     @router.delete("/v1/admin/sessions", permission=SESSION_DELETE)
     def admin_revoke_user(request: Request, user: str) -> JSONResponse:
         actor = request.state.principal.subject
-        revoked = identity.sessions.revoke_user(user, f"revoked by {actor}")
-        identity.auditor.emit("auth-session-revoke", "succeeded", request=request, actor_id=actor,
-                              ip=identity.client_address(request), severity="medium",
-                              meta={"userEntityRef": user, "sessions": revoked})
+        with state.operation(request, "auth-session-revoke", action="session-revoke", target=user,
+                             meta={"userEntityRef": user}) as op:
+            def audit(connection: Any, ids: list[str]) -> None:
+                op.record(connection, meta={"sessions": ids})
+
+            revoked = identity.sessions.revoke_user(user, f"revoked by {actor}", audit=audit if op else None)
         return JSONResponse({"revoked": len(revoked)})
 
     @router.delete("/v1/admin/sessions/{session_id}", permission=SESSION_DELETE)
     def admin_revoke_one(request: Request, session_id: str) -> Response:
         actor = request.state.principal.subject
-        if not identity.sessions.revoke(session_id, f"revoked by {actor}"):
-            raise NotFoundError(f"No active session {session_id}")
-        identity.auditor.emit("auth-session-revoke", "succeeded", request=request, actor_id=actor,
-                              ip=identity.client_address(request), severity="medium",
-                              meta={"sessionId": session_id})
+        with state.operation(request, "auth-session-revoke", action="session-revoke", target=session_id,
+                             meta={"sessionId": session_id}) as op:
+            if not identity.sessions.revoke(session_id, f"revoked by {actor}",
+                                            audit=op.record if op else None):
+                raise NotFoundError(f"No active session {session_id}")
         return Response(status_code=204)
 
     # -- local mode -----------------------------------------------------------------------

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
+from greenroom.audit import Operation
 from greenroom.db.engine import Database
 from greenroom.errors import GreenroomError
 from greenroom.plugins.catalog.metrics import INGEST_DURATION, INGEST_ENTITIES, INGEST_RUNS
@@ -66,6 +67,8 @@ class Ingestor:
         self.read_url = read_url
         self.writer = CatalogWriter(database, orphan_strategy=orphan_strategy)
         self._lock = threading.Lock()
+        # Records one audit event per applied tree, in its transaction (set by the service).
+        self.record_batch: Callable[[Connection, LocationSpec, ApplyStats, Operation | None], None] | None = None
 
     def reader(
         self, recorder: RecordingReader | None = None, progress: Callable[[int], None] | None = None
@@ -111,8 +114,11 @@ class Ingestor:
         *,
         force: bool = False,
         progress: Callable[[int], None] | None = None,
+        cause: Operation | None = None,
     ) -> ApplyStats:
-        """Read `spec`'s tree and apply it, unless nothing it read has changed."""
+        """Read `spec`'s tree and apply it, unless nothing it read has changed.
+
+        `cause` is the audited request that asked for it (its actor owns the batch's event)."""
         with self._lock:
             started = time.perf_counter()
             if not force and self._unchanged(spec):
@@ -120,7 +126,7 @@ class Ingestor:
                 return ApplyStats(skipped=True)
             recorder = RecordingReader(self.read_url)
             result = self.reader(recorder, progress).read(spec)
-            stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()))
+            stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()), audit=self._audit(spec, cause))
             self.database.checkpoint()
             INGEST_DURATION.observe(time.perf_counter() - started)
             INGEST_RUNS.labels("errors" if stats.errors else "ok").inc()
@@ -140,6 +146,12 @@ class Ingestor:
                 },
             )
             return stats
+
+    def _audit(self, spec: LocationSpec, cause: Operation | None) -> Callable[[Connection, ApplyStats], None] | None:
+        record = self.record_batch
+        if record is None:
+            return None
+        return lambda connection, stats: record(connection, spec, stats, cause)
 
     def forget(self, spec: LocationSpec) -> ApplyStats:
         """The tree is gone (location unregistered): its entities become orphans (or go)."""

@@ -19,7 +19,7 @@ import re
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -225,10 +225,20 @@ class CatalogWriter:
             return _SQLITE_WRITE_LOCK
         return _NullLock()
 
-    def apply(self, result: TreeResult, *, inputs: list[tuple[str, str]] | None = None) -> ApplyStats:
+    def apply(
+        self,
+        result: TreeResult,
+        *,
+        inputs: list[tuple[str, str]] | None = None,
+        audit: Callable[[Connection, ApplyStats], None] | None = None,
+    ) -> ApplyStats:
+        """`audit` records the batch's audit event last in the same transaction (one per tree)."""
         with self.lock(), self.database.engine.begin() as connection:
             self._lock_in_database(connection)
-            return self._apply(connection, result, inputs or [])
+            stats = self._apply(connection, result, inputs or [])
+            if audit is not None:
+                audit(connection, stats)
+            return stats
 
     @staticmethod
     def _lock_in_database(connection: Connection) -> None:
