@@ -127,3 +127,32 @@ def test_vault_over_http(audit):
 def test_vault_over_https_or_loopback_passes(audit):
     assert "GR-CORE-007" not in ids(audit("secrets:\n  vault:\n    address: https://vault.example.com:8200\n"))
     assert "GR-CORE-007" not in ids(audit("secrets:\n  vault:\n    address: http://127.0.0.1:8200\n"))
+
+
+# -- GR-CORE-008 / 009 / 010 audit copies, retention, forwarding ----------------------------------------
+
+
+def test_audit_trail_neither_forwarded_nor_signed(audit):
+    report = audit("app:\n  production: true\n" + GREENROOM)
+    assert findings(report, "GR-CORE-008")[0].severity is Severity.MEDIUM
+    assert findings(audit(GREENROOM), "GR-CORE-008")[0].severity is Severity.LOW
+    assert "GR-CORE-008" not in ids(audit("audit:\n  signing:\n    key: ${AUDIT_KEY}\n"))
+    assert "GR-CORE-008" not in ids(audit("audit:\n  forwarding:\n    syslog:\n      host: 127.0.0.1\n"))
+    assert "GR-CORE-008" not in ids(audit("audit:\n  enabled: false\n"))  # GR-CORE-003 says it
+
+
+def test_audit_retention_deleting_unexported_events(audit):
+    report = audit("audit:\n  retention:\n    days: 30\n    dangerouslyDeleteUnexported: true\n")
+    assert findings(report, "GR-CORE-009")[0].severity is Severity.HIGH
+    assert "GR-CORE-009" not in ids(audit("audit:\n  retention:\n    days: 30\n"))
+
+
+def test_audit_forwarding_in_plain_text(audit):
+    report = audit("audit:\n  forwarding:\n    webhook:\n      url: http://siem.example.com/hook\n"
+                   "    syslog:\n      host: 10.1.2.3\n      protocol: tcp\n")
+    found = {(f.location.key, f.severity) for f in findings(report, "GR-CORE-010")}
+    assert found == {("audit.forwarding.webhook.url", Severity.MEDIUM), ("audit.forwarding.syslog.host", Severity.LOW)}
+    local = audit("audit:\n  forwarding:\n    webhook:\n      url: http://127.0.0.1:9000/hook\n"
+                  "    syslog:\n      host: 127.0.0.1\n")
+    assert "GR-CORE-010" not in ids(local)
+    assert "GR-CORE-010" not in ids(audit("audit:\n  forwarding:\n    webhook:\n      url: https://siem.example.com/\n"))

@@ -188,6 +188,9 @@ class AuditService:
         from greenroom.audit.startup import record_start
         from greenroom.audit.worker import AuditWorker
 
+        if self.settings.retention.dangerouslyDeleteUnexported:
+            log.warning("audit.retention.dangerouslyDeleteUnexported is on: retention deletes audit events that "
+                        "were never exported or forwarded")
         record_start(self, config, plugins)
         if self._worker is None:
             self._worker = AuditWorker(self)

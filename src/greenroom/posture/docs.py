@@ -19,6 +19,7 @@ FLAVOR_NAMES = {"backstage": "Backstage", "greenroom": "greenroom"}
 IDENTITY = "read by the identity plugin"
 PLANNED = "not read yet"
 POSTURE = "read by the posture audit"
+AUDIT = "read by the audit trail (docs/audit.md)"
 PROPOSED_KEYS = (
     ("auth.requireMfa", "GR-AUTH-005", "true: refuse sign-ins whose amr/acr claims show no second factor", IDENTITY),
     ("auth.providers.<id>.<env>.requireMfa", "GR-AUTH-005", "the same, per provider", IDENTITY),
@@ -27,8 +28,11 @@ PROPOSED_KEYS = (
     ("auth.session.absoluteTimeout", "GR-AUTH-006", "browser session absolute timeout", IDENTITY),
     ("auth.lockout.enabled", "GR-CORE-005", "lock an identity out after repeated failures (default true)", IDENTITY),
     ("auth.lockout.maxAttempts", "GR-CORE-005", "failed attempts before lockout", IDENTITY),
-    ("audit.enabled", "GR-CORE-003", "record the audit trail (default true)", PLANNED),
-    ("audit.hashChain", "GR-CORE-004", "chain audit events by hash so edits are detectable (default true)", PLANNED),
+    ("audit.enabled", "GR-CORE-003", "record the audit trail (default true)", AUDIT),
+    ("audit.hashChain", "GR-CORE-004", "chain audit events by hash; cannot be false (start-up refuses it)", AUDIT),
+    ("audit.signing.key", "GR-CORE-008", "HMAC key signing the chain head and checkpoints", AUDIT),
+    ("audit.forwarding.syslog / .webhook", "GR-CORE-008, GR-CORE-010", "copies of every event off the host", AUDIT),
+    ("audit.retention.dangerouslyDeleteUnexported", "GR-CORE-009", "prune events nobody exported", AUDIT),
     ("scaffolder.actions.allow", "GR-SCAF-002", "the scaffolder actions templates may use", PLANNED),
     ("posture.allowedPlugins", "GR-SUP-001", "reviewed Backstage backend plugin packages (globs)", POSTURE),
     ("posture.trustedScopes", "GR-SUP-003", "npm scopes whose plugins are trusted, besides the built-in list", POSTURE),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-from greenroom.posture.checks.common import by_deployment, falsy, show
+from greenroom.posture.checks.common import by_deployment, falsy, show, truthy
 from greenroom.posture.context import AuditContext
 from greenroom.posture.model import Location, Severity
 from greenroom.posture.packages import PythonPlugin
@@ -249,3 +249,93 @@ def secret_store_tls(ctx: AuditContext) -> Iterator[Hit]:
         if host_class(host) in ("loopback", "unknown"):
             continue
         yield Hit(f"{path} uses plain HTTP", key=path, evidence=f"{path.rsplit('.', 1)[-1]}: {value}")
+
+
+def _audit_on(ctx: AuditContext) -> bool:
+    return not falsy(ctx.get("audit.enabled"))
+
+
+@check(
+    id="GR-CORE-008",
+    title="Audit trail neither forwarded nor signed",
+    severity=Severity.MEDIUM,
+    severity_note="medium in production, low otherwise",
+    category="greenroom",
+    flavors=("greenroom",),
+    why="""The hash chain shows any edit that was not followed by rewriting every later hash. Someone
+    with write access to the database can do exactly that; a copy outside the database (syslog, a
+    webhook into a SIEM) or signatures with a key the database does not hold (`audit.signing.key`)
+    are what make such a rewrite visible.""",
+    remediation="""
+        audit:
+          signing:
+            key: ${AUDIT_SIGNING_KEY}          # 32+ characters, from a secret store
+          forwarding:
+            webhook:
+              url: https://siem.example.com/hooks/greenroom
+              headers:
+                Authorization: ${SIEM_TOKEN}
+    """,
+)
+def audit_unanchored(ctx: AuditContext) -> Iterator[Hit]:
+    """Reports an audit trail with no `audit.forwarding.syslog`/`webhook` and no `audit.signing.key`."""
+    if not _audit_on(ctx):
+        return
+    if any(ctx.present(p) for p in ("audit.forwarding.syslog", "audit.forwarding.webhook", "audit.signing.key")):
+        return
+    yield Hit("audit events stay only in the database they describe, unsigned", key="audit",
+              evidence="no audit.forwarding and no audit.signing.key",
+              severity=by_deployment(ctx, Severity.MEDIUM, Severity.LOW))
+
+
+@check(
+    id="GR-CORE-009",
+    title="Audit retention deletes events that were never exported",
+    severity=Severity.HIGH,
+    category="greenroom",
+    flavors=("greenroom",),
+    why="""With `dangerouslyDeleteUnexported` retention deletes old audit events whether or not anyone
+    has a copy, so an investigation that starts after the retention period finds nothing.""",
+    remediation="""
+        audit:
+          retention:
+            days: 365
+            dangerouslyDeleteUnexported: false   # export (greenroom audit-log export) or forward first
+    """,
+)
+def audit_retention_unexported(ctx: AuditContext) -> Iterator[Hit]:
+    """Reports `audit.retention.dangerouslyDeleteUnexported: true` together with `audit.retention.days`."""
+    if truthy(ctx.get("audit.retention.dangerouslyDeleteUnexported")) and ctx.present("audit.retention.days"):
+        yield Hit("audit retention deletes events nobody exported or forwarded",
+                  key="audit.retention.dangerouslyDeleteUnexported",
+                  evidence="dangerouslyDeleteUnexported: true")
+
+
+@check(
+    id="GR-CORE-010",
+    title="Audit events forwarded in plain text",
+    severity=Severity.MEDIUM,
+    severity_note="medium for an http webhook, low for syslog, to a host that is not loopback",
+    category="greenroom",
+    flavors=("greenroom",),
+    why="""Audit events name users, addresses and what they did. Sent over plain HTTP or syslog to
+    another host they can be read and altered on the way.""",
+    remediation="""
+        audit:
+          forwarding:
+            webhook:
+              url: https://siem.example.com/hooks/greenroom    # https, not http
+    """,
+)
+def audit_forwarding_plaintext(ctx: AuditContext) -> Iterator[Hit]:
+    """Reports `audit.forwarding.webhook.url` over `http://` and `audit.forwarding.syslog.host` (syslog
+    has no TLS here), each only to a host that is not loopback."""
+    url = ctx.text("audit.forwarding.webhook.url")
+    if url and url_scheme(url) == "http" and host_class(url_host(url) or "") not in ("loopback", "unknown"):
+        yield Hit("audit events go to the webhook over plain HTTP", key="audit.forwarding.webhook.url",
+                  evidence=f"url: {url}", severity=Severity.MEDIUM)
+    host = ctx.text("audit.forwarding.syslog.host")
+    if host and host_class(host) not in ("loopback", "unknown"):
+        protocol = ctx.text("audit.forwarding.syslog.protocol") or "udp"
+        yield Hit(f"audit events go to syslog at {host} unencrypted ({protocol})", key="audit.forwarding.syslog.host",
+                  evidence=f"host: {host}, protocol: {protocol}", severity=Severity.LOW)
