@@ -25,6 +25,7 @@ from greenroom.config import load_config
 from greenroom.config.defaults import base_defaults
 from greenroom.plugins.catalog.plugin import CATALOG
 from tests.conftest import deep_merge, free_port, postgres_schema, token_config
+from tests.kernel.conftest import plugin_site  # noqa: F401 - a fixture the extension tests use
 from tests.plugins.auth.browser import Browser
 from tests.plugins.auth.oidc_idp import OidcIdp
 from tests.plugins.auth.servers import Served

@@ -52,6 +52,12 @@ def test_counts_and_facets_match_the_api_for_a_conditional_reader(ui_portal: Any
         components = browser.get(f"{portal.url}/catalog?kind=component").text
         assert _count(components) == _api_total(browser, portal, "&filter=kind=component")
         assert _options(components, "tag") == _api_facet(browser, portal, "metadata.tags", "&filter=kind=component")
+    # bob holds the same role as alice: a menu cached for her must not be what he sees.
+    bob = signed_in(portal, "bob")
+    bob_page = bob.get(f"{portal.url}/catalog").text
+    assert _options(bob_page, "owner") == _api_facet(bob, portal, "relations.ownedBy")
+    assert "group:default/team-b" in _options(bob_page, "owner")
+    assert "group:default/team-a" not in _options(bob_page, "owner")
     alice_all = alice.get(f"{portal.url}/catalog").text
     assert _count(alice_all) < _count(carol.get(f"{portal.url}/catalog").text)
     assert _options(alice_all, "kind")["Component"] == 2  # pay-service and xss-component, not team-b's two

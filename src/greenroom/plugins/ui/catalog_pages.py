@@ -7,11 +7,14 @@ entities only ever include what the same viewer would get from `/api/catalog`.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -47,6 +50,10 @@ FACETS = (
     ("tag", "Tag", "metadata.tags"),
 )
 MAX_FACET_OPTIONS = 200
+# Fields every entity has: sorting by them drops nothing, so the count needs no condition on them.
+ALWAYS_PRESENT = frozenset({"metadata.name", "kind"})
+FACET_TTL = 30.0
+MAX_FACET_ENTRIES = 512
 MAX_PARAM = 300
 OWNED_PREVIEW = 20
 ORIGIN_ANNOTATION = "metadata.annotations.backstage.io/managed-by-origin-location"
@@ -84,6 +91,40 @@ def _param(params: Mapping[str, str], name: str) -> str:
     return value.strip()
 
 
+class FacetCache:
+    """Facet menus for a few seconds: at 100k entities each facet is a pass over the matching
+    rows. Keyed by the viewer's read restriction (the decision and its conditions) and the scope,
+    and for a conditional decision also by who the viewer is, so a cached menu never holds what
+    another viewer may read; counts may lag a change by up to FACET_TTL seconds (rows and totals
+    never do)."""
+
+    def __init__(self, ttl: float = FACET_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, dict[str, list[dict[str, Any]]]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, viewer: Viewer, names: list[str], scope: Predicate | None) -> dict[str, Any]:
+        catalog = viewer.catalog
+        decision = catalog.decision
+        who = None if decision.allowed else [viewer.subject, sorted(viewer.principal.ownership_refs)]
+        key = orjson.dumps([str(decision.result), decision.conditions, who, names, scope],
+                           option=orjson.OPT_SORT_KEYS).decode()
+        now = time.monotonic()
+        found = self._entries.get(key)
+        if found is not None and now - found[0] < self.ttl:
+            return dict(found[1])
+        value = catalog.facets(names, scope)
+        with self._lock:
+            if len(self._entries) >= MAX_FACET_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return dict(value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 def parse_form(params: Mapping[str, str]) -> CatalogForm:
     sort = _param(params, "sort") or "name"
     if sort not in SORTS:
@@ -119,7 +160,7 @@ def _facet_options(facet: list[dict[str, Any]], selected: str, param: str) -> li
     return options
 
 
-def catalog_page(ui: Ui, request: Request, viewer: Viewer) -> Response:
+def catalog_page(ui: Ui, request: Request, viewer: Viewer, facet_cache: FacetCache) -> Response:
     form = parse_form(request.query_params)
     catalog = viewer.catalog
     base: list[Predicate] = [_owned_predicate(viewer)] if form.owned else []
@@ -128,23 +169,24 @@ def catalog_page(ui: Ui, request: Request, viewer: Viewer) -> Response:
         if form.values[param]:
             filters.append({field: form.values[param]})
     label, field, order = SORTS[form.sort]
+    full_text_fields = FULL_TEXT_FIELDS if form.q else None
     if form.cursor is not None:
-        query = QueryRequest(cursor=decode_cursor(form.cursor), limit=form.limit)
+        query = QueryRequest(cursor=decode_cursor(form.cursor), limit=form.limit, include_total=False)
     else:
-        query = QueryRequest(
-            predicate=_all(filters),
-            order_fields=[OrderField(field, order)],
-            full_text_term=form.q,
-            full_text_fields=FULL_TEXT_FIELDS if form.q else None,
-            limit=form.limit,
-        )
+        query = QueryRequest(predicate=_all(filters), order_fields=[OrderField(field, order)], full_text_term=form.q,
+                             full_text_fields=full_text_fields, limit=form.limit, include_total=False)
     entities, page = catalog.query(query)
+    # The count, from the same filters and restriction without the sort's join (which costs a
+    # pass over every row at 100k entities); sorting by a field drops entities without it.
+    counted = [*filters, *([] if field in ALWAYS_PRESENT else [{field: {"$exists": True}}])]
+    _none, count = catalog.query(QueryRequest(predicate=_all(counted), full_text_term=form.q,
+                                              full_text_fields=full_text_fields, limit=0))
     # Facet counts come from the same restricted rows: the kind menu over everything the viewer
     # may read (within "owned"), the others within the chosen kind.
     kind_scope = _all(base)
     other_scope = _all([*base, *([{"kind": form.values["kind"]}] if form.values["kind"] else [])])
-    facets_all = catalog.facets(["kind"], kind_scope)
-    facets_all.update(catalog.facets([f for p, _l, f in FACETS if p != "kind"], other_scope))
+    facets_all = facet_cache.get(viewer, ["kind"], kind_scope)
+    facets_all.update(facet_cache.get(viewer, [f for p, _l, f in FACETS if p != "kind"], other_scope))
     facets = [
         {"param": param, "label": flabel, "options": _facet_options(facets_all.get(ffield, []), form.values[param],
                                                                        param)}
@@ -158,7 +200,7 @@ def catalog_page(ui: Ui, request: Request, viewer: Viewer) -> Response:
         sort_note = f"sorted by {label.lower()}: entities without one are not listed"
     return ui.render(
         request, "catalog.html", viewer=viewer, section="catalog", form=form, rows=rows(entities),
-        total=page.total_items, facets=facets, sorts=[(k, v[0]) for k, v in SORTS.items()], limits=LIMITS,
+        total=count.total_items, facets=facets, sorts=[(k, v[0]) for k, v in SORTS.items()], limits=LIMITS,
         next_url=next_url, prev_url=prev_url, sort_note=sort_note,
     )
 
@@ -252,7 +294,8 @@ def entity_page(ui: Ui, request: Request, viewer: Viewer, namespace: str, kind: 
     return ui.render(request, "entity.html", viewer=viewer, section="catalog", **context)
 
 
-def register_page(ui: Ui, request: Request, viewer: Viewer, form: FormData | None) -> Response:
+def register_page(ui: Ui, request: Request, viewer: Viewer, form: FormData | None,
+                  facet_cache: FacetCache | None = None) -> Response:
     viewer.require(LOCATION_CREATE)
     service = ui.services.catalog
     if service is None:
@@ -275,6 +318,8 @@ def register_page(ui: Ui, request: Request, viewer: Viewer, form: FormData | Non
                 context["preview_rows"] = [_preview_row(e) for e in preview.entities]
             else:
                 location = service.add_location(service.check_api_location("url", target))
+                if facet_cache is not None:
+                    facet_cache.clear()
                 context["imported"] = location
                 entities, _page = viewer.catalog.query(QueryRequest(
                     predicate={ORIGIN_ANNOTATION: f"url:{location.target}"},
@@ -298,6 +343,8 @@ def _preview_row(entity: Mapping[str, Any]) -> PreviewRow:
 
 
 def register(routers: Mapping[str, PluginRouter], ui: Ui) -> None:
+    facet_cache = FacetCache()
+
     @routers["/"].get("/", public=True, include_in_schema=False)
     async def home(request: Request) -> Response:
         return await ui.run(request, lambda viewer: home_page(ui, request, viewer))
@@ -306,7 +353,7 @@ def register(routers: Mapping[str, PluginRouter], ui: Ui) -> None:
 
     @catalog.get("", public=True, include_in_schema=False)
     async def catalog_list(request: Request) -> Response:
-        return await ui.run(request, lambda viewer: catalog_page(ui, request, viewer))
+        return await ui.run(request, lambda viewer: catalog_page(ui, request, viewer, facet_cache))
 
     @catalog.get("/{namespace}/{kind}/{name}", public=True, include_in_schema=False)
     async def entity(request: Request, namespace: str, kind: str, name: str) -> Response:
@@ -324,4 +371,5 @@ def register(routers: Mapping[str, PluginRouter], ui: Ui) -> None:
 
     @imports.post("", public=True, include_in_schema=False)
     async def register_submit(request: Request) -> Response:
-        return await ui.run_form(request, lambda viewer, form: register_page(ui, request, viewer, form))
+        return await ui.run_form(request, lambda viewer, form: register_page(ui, request, viewer, form,
+                                                                              facet_cache))
