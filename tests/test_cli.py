@@ -181,6 +181,14 @@ def test_zero_config_serve_runs_on_loopback_with_example_catalog(tmp_path):
         assert "Secure" not in cookie  # dropped only because this is local mode on http://127.0.0.1
         assert httpx.get(login).status_code == 401  # the link works once
         session = {"greenroom-session": signed_in.cookies["greenroom-session"]}
+        # The web UI is at the root: anonymous browsers go to the sign-in page, the local admin is home.
+        assert 'href="/"' in signed_in.text  # the login page leads on to it
+        anonymous = httpx.get(f"{url}/", headers={"Accept": "text/html"})
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/sign-in"
+        home = httpx.get(f"{url}/", headers={"Accept": "text/html"}, cookies=session)
+        assert home.status_code == 200
+        assert "Welcome, local-admin" in home.text
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             body = httpx.get(f"{url}/api/catalog/entity-facets?facet=kind", cookies=session).json()
