@@ -40,6 +40,10 @@ PAGES = [
     ("admin", "/admin", 1280),
     ("admin-posture", "/admin/posture", 1280),
     ("admin-plugins", "/admin/plugins", 1280),
+    ("admin-rbac", "/admin/rbac", 1280),
+    ("admin-explain", "/admin/rbac/explain?user=user:default/ada&permission=catalog.entity.read"
+                      "&resource=component:default/checkout-service", 1280),
+    ("admin-audit", "/admin/audit", 1280),
     ("not-found", "/catalog/default/component/no-such-service", 1280),
     ("entity-half-screen", "/catalog/default/component/checkout-service", 640),
 ]

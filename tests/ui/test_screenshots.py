@@ -20,7 +20,8 @@ def test_screenshot_script_captures_every_main_page(tmp_path: Path, monkeypatch)
     written = module.capture(tmp_path / "shots")
     names = {path.name for path in written}
     assert {"sign-in.png", "home.png", "catalog.png", "entity.png", "group.png", "register.png", "settings.png",
-            "admin-posture.png", "admin-plugins.png", "entity-half-screen.png"} <= names
+            "admin-posture.png", "admin-plugins.png", "admin-rbac.png", "admin-audit.png",
+            "entity-half-screen.png"} <= names
     for path in written:
         data = path.read_bytes()
         assert data.startswith(PNG)
