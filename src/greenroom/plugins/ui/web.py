@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -367,11 +367,3 @@ def ref_path(value: Any) -> str | None:
     ref = parse_ref(value)
     return None if ref is None else ref.path
 
-
-@dataclass
-class Page:
-    """Pagination links (cursor-based) for a table."""
-
-    next_url: str | None = None
-    prev_url: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
