@@ -30,6 +30,11 @@ SOURCE = "from greenroom.kernel import Fragment\n" + hello_source(
                       render=lambda view: Fragment('<p class="card-body">{{ text }}</p>',
                                                    {'text': view.entity['metadata'].get('description', '')}))
     ctx.ui.nav_link('Hello API', '/api/hello/ping', permission=HELLO_READ)
+
+    def broken(view):
+        raise RuntimeError('secret internal detail')
+
+    ctx.ui.page('broken', title='Broken', permission=HELLO_READ, render=broken, nav=False)
     """,
 )
 
@@ -64,6 +69,18 @@ def test_plugin_pages_tabs_and_links_for_viewers_allowed(portal: UiHandle) -> No
     assert "hello.card" not in group  # the tab is for components only
     assert alice.get(f"{portal.url}/catalog/default/group/team-a/hello.card").status_code == 404
     assert alice.get(f"{portal.url}/ext/hello/nothing").status_code == 404
+    assert "/ext/hello/broken" not in home  # nav=False
+
+
+def test_a_failing_plugin_page_is_a_500_page_that_says_nothing_internal(portal: UiHandle) -> None:
+    alice = signed_in(portal, "alice")
+    failed = alice.get(f"{portal.url}/ext/hello/broken", headers=HTML)
+    assert failed.status_code == 500
+    text = assert_clean_html(failed)
+    assert "Something went wrong" in text
+    assert "request id" in text
+    assert "secret internal detail" not in text
+    assert "Traceback" not in text
 
 
 def test_plugin_contributions_are_hidden_and_refused_without_its_permission(portal: UiHandle) -> None:
@@ -78,4 +95,4 @@ def test_plugin_contributions_are_hidden_and_refused_without_its_permission(port
         assert "card-body" not in denied.text
     assert "hello.card" not in carol.get(f"{portal.url}/catalog/default/component/xss-component").text
     plugins = carol.get(f"{portal.url}/admin/plugins").text
-    assert "page Greetings, entity tab Card, link Hello API" in plugins
+    assert "page Greetings, page Broken, entity tab Card, link Hello API" in plugins
