@@ -13,7 +13,8 @@ session cookie) request pages over HTTP, one at a time after warm-up:
   rule from a conditional-policies file, pushed into the SQL of every query).
 
 Measured per viewer: an entity page (a different component every request: overview, relations
-with their titles, the SVG graph), a 100-row catalog page (all kinds, by name, with the count and
+with their titles, the SVG graph), the home page (owned entities, recently changed), a 100-row
+catalog page (all kinds, by name, with the count and
 the five facet menus), the same for `kind=component`, and the API's `by-query?limit=100` for
 scale. Reported: p50/p95/mean in ms, and the first view (the catalog page's facet menus are
 cached for 30 s per viewer restriction, so later views skip them). Results go to
@@ -176,6 +177,7 @@ def main() -> int:
             assert client.get(entity_paths[0]).status_code == 200
             results["viewers"][label] = {
                 "entity_page": measure(client, entity_paths, args.requests),
+                "home": measure(client, ["/"], args.requests),
                 "catalog_page_100": measure(client, ["/catalog?limit=100"], args.requests),
                 "catalog_components_100": measure(client, ["/catalog?kind=component&limit=100"], args.requests),
                 "api_by_query_100": measure(client, ["/api/catalog/entities/by-query?limit=100"], args.requests),

@@ -279,3 +279,24 @@ def test_unknown_paths_do_not_leak_route_existence_to_anonymous_callers(
     with server.client(headers={}) as client:
         assert client.get("/api/catalog/entities").status_code == 401
         assert client.get("/api/nothing-here").status_code == 404
+
+
+def test_a_signed_in_user_without_a_role_is_refused_on_every_guarded_route(
+    portal: Portal, live_server: Callable[[Any], Any]
+) -> None:
+    """Deny by default for people too: a real user token whose user no role names gets 403 on every
+    guarded route; the one exception is asking about one's own permissions (`permission.authorize`)."""
+    session, _cookie = portal.identity.sessions.create(kind="user", user_ref="user:default/nobody", provider="test",
+                                                        ownership_refs=["user:default/nobody"])
+    token = portal.identity.issue_token(session).token
+    server = live_server(portal.app)
+    failures = []
+    with server.client(headers={"Authorization": f"Bearer {token}"}) as client:
+        for (method, path), declaration in declarations(portal).items():
+            if declaration.public:
+                continue
+            response = _request(client, method, path, json={"items": []})
+            expected = 200 if declaration.permission == "permission.authorize" else 403
+            if response.status_code != expected:
+                failures.append(f"{method} {path} ({declaration.permission}): {response.status_code}")
+    assert not failures, "\n".join(failures)

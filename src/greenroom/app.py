@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from greenroom import __version__
+from greenroom.audit import MIGRATIONS as AUDIT_MIGRATIONS
+from greenroom.audit.access import AccessAuditor
+from greenroom.audit.identity_sink import StoredAuditSink
+from greenroom.audit.service import AuditService
+from greenroom.audit.settings import load_audit_settings
 from greenroom.config.model import Config
 from greenroom.config.schema import validate_core
 from greenroom.db.engine import Database
@@ -31,11 +37,14 @@ from greenroom.http.errors import (
 from greenroom.http.middleware import GreenroomMiddleware
 from greenroom.identity import IDENTITY, IdentityService
 from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
+from greenroom.identity.audit import Auditor as IdentityAuditor
 from greenroom.identity.config import check_production_sign_in, load_settings
 from greenroom.kernel.core_services import (
+    AUDITOR,
     AUTHENTICATION,
     CORE_SERVICE_IDS,
     ERROR_PAGES,
+    PERMISSION_POLICY,
     PERMISSIONS,
     PLUGIN_READ,
     PLUGINS,
@@ -50,6 +59,13 @@ from greenroom.permissions.policy import FoundationPolicy, PermissionService, rb
 from greenroom.posture.gate import POSTURE, enforce_posture
 from greenroom.reading import UrlReader
 
+# FastAPI's own OpenTelemetry hooks (newer FastAPI releases) cost a check on every request;
+# greenroom exports its metrics through Prometheus (greenroom.observability), so they stay off.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 log = logging.getLogger("greenroom.app")
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 METRICS_READ = Permission("core.metrics.read", "read", description="read Prometheus metrics")
@@ -68,6 +84,7 @@ class Portal:
     identity: IdentityService
     production: bool
     local_mode: bool
+    auditor: AuditService | None = None
 
 
 def _allowed_hosts(config: Config, local_mode: bool) -> list[str] | None:
@@ -142,12 +159,16 @@ def create_portal(
         check_production_sign_in(config)
     posture = enforce_posture(config, production=production)
     database = Database.from_config(config)
-    identity = IdentityService(database, load_settings(config, production=production, local_mode=local_mode))
+    auditor = AuditService(database, load_audit_settings(config, production=production))
+    identity = IdentityService(database, load_settings(config, production=production, local_mode=local_mode),
+                               auditor=IdentityAuditor([StoredAuditSink(auditor)]))
+    auditor.use_client_address(identity.client_address)
     external = [e.model_dump() for e in core.backend.auth.externalAccess]
     authenticator = Authenticator(external, local_mode=local_mode, identity=identity, production=production)
-    # Interim until RBAC: RHDH's `permission.rbac.admin.users` get full access, other users nothing.
+    # Until a policy plugin (RBAC, the `permission` plugin) installs its policy: deny by default,
+    # RHDH's `permission.rbac.admin.users` get full access (also the policy when RBAC is disabled).
     permissions = PermissionService(FoundationPolicy(rbac_admins(config.get("permission.rbac.admin.users"))))
-    guard = Guard(authenticator, permissions)
+    guard = Guard(authenticator, permissions, audit=AccessAuditor(auditor))
     services = ServiceRegistry()
     services.register(URL_READER, UrlReader.from_config(config.get("backend.reading")), provider="core")
     services.register(PERMISSIONS, permissions, provider="core")
@@ -155,10 +176,12 @@ def create_portal(
     directory = PluginDirectory()
     services.register(PLUGINS, directory, provider="core")
     services.register(IDENTITY, identity, provider="core")
+    services.register(AUDITOR, auditor, provider="core")
     services.register(POSTURE, posture, provider="core")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        auditor.start(config=config, plugins=registry.plugins)
         for context in registry.contexts:
             for hook in context.start_hooks:
                 hook()
@@ -171,6 +194,7 @@ def create_portal(
                 for hook in reversed(context.stop_hooks):
                     with contextlib.suppress(Exception):
                         hook()
+            auditor.stop()
             identity.outbound.close()
             database.dispose()
 
@@ -181,6 +205,7 @@ def create_portal(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        **_NO_NATIVE_TELEMETRY,
     )
     registry = start_plugins(
         config=config,
@@ -193,10 +218,18 @@ def create_portal(
         search_path=plugin_search_path,
     )
     directory.attach(registry)
+    if services.has(PERMISSION_POLICY):
+        permissions.use_policy(services.get(PERMISSION_POLICY),
+                               source=services.provider_of(PERMISSION_POLICY) or "?")
+    else:
+        log.warning("no permission policy plugin is loaded: users get nothing except the interim "
+                    "permission.rbac.admin.users grant (the foundation policy)")
+    permissions.freeze()
     if production and registry.plugin("auth") is None:
         raise GreenroomError("production mode needs the auth plugin (it is listed in plugins.disabled)")
     if migrate:
-        upgrade(database, [IDENTITY_MIGRATIONS, *schema_locations(registry.plugins, plugin_search_path)])
+        upgrade(database, [IDENTITY_MIGRATIONS, AUDIT_MIGRATIONS,
+                           *schema_locations(registry.plugins, plugin_search_path)])
     registry.routes.add(RouteDeclaration("core", "GET", "/api/openapi.json", None, public=True))
     for context in registry.contexts:
         for router in context.routers:
@@ -226,6 +259,7 @@ def create_portal(
         identity=identity,
         production=production,
         local_mode=local_mode,
+        auditor=auditor,
     )
     app.state.portal = portal
     return portal

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from greenroom.audit import tables
@@ -96,6 +96,29 @@ def decode_cursor(cursor: str) -> tuple[AuditQuery, int]:
     return query, seq
 
 
+class _Statements:
+    """The append statements in the driver's parameter style, built once per dialect."""
+
+    _cache: dict[str, _Statements] = {}
+
+    def __init__(self, mark: str) -> None:
+        columns = ", ".join(StoredEvent.__slots__)
+        marks = ", ".join(mark for _ in StoredEvent.__slots__)
+        # Only our own column names and the driver's placeholder go into these strings.
+        self.take_head = f"UPDATE audit_chain_head SET seq = seq + {mark} WHERE id = 1 RETURNING seq, hash"  # noqa: S608
+        self.insert = f"INSERT INTO audit_events ({columns}) VALUES ({marks})"  # noqa: S608
+        self.set_head = (f"UPDATE audit_chain_head SET hash = {mark}, mac = {mark}, "  # noqa: S608
+                         f"key_id = {mark} WHERE id = 1")
+
+    @classmethod
+    def of(cls, connection: Connection) -> _Statements:
+        name = connection.dialect.name
+        found = cls._cache.get(name)
+        if found is None:
+            found = cls._cache[name] = cls("%s" if name == "postgresql" else "?")
+        return found
+
+
 class AuditStore:
     def __init__(self, database: Database, *, signer: Signer | None = None) -> None:
         self.database = database
@@ -106,14 +129,14 @@ class AuditStore:
         """Append `events` in `connection`'s transaction (call it last in that transaction)."""
         if not events:
             return []
-        h = tables.head
+        sql = _Statements.of(connection)
         # Taking the head: one statement that both locks it and reads the previous position.
-        row = connection.execute(
-            update(h).where(h.c.id == 1).values(seq=h.c.seq + len(events)).returning(h.c.seq, h.c.hash)
-        ).first()
+        # (Plain driver SQL: these three statements run with every audited change, and building
+        # them through the SQL expression layer cost more than running them.)
+        row = connection.exec_driver_sql(sql.take_head, (len(events),)).first()
         if row is None:
             raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
-        seq, prev = int(row.seq) - len(events), str(row.hash)
+        seq, prev = int(row[0]) - len(events), str(row[1])
         now_us = time.time_ns() // 1000
         stored: list[StoredEvent] = []
         for event in events:
@@ -121,14 +144,15 @@ class AuditStore:
             record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
             stored.append(record)
             prev = record.hash
-        connection.execute(insert(tables.events), [{**s.hashed_fields(), "hash": s.hash} for s in stored])
-        values: dict[str, Any] = {"hash": prev}
-        if self.signer is not None:
-            values["mac"] = self.signer.sign("head", seq, prev)
-            values["key_id"] = self.signer.key_id
+        rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
+        if len(rows) == 1:
+            connection.exec_driver_sql(sql.insert, rows[0])
         else:
-            values["mac"] = values["key_id"] = None
-        connection.execute(update(h).where(h.c.id == 1).values(**values))
+            connection.exec_driver_sql(sql.insert, rows)
+        mac = key_id = None
+        if self.signer is not None:
+            mac, key_id = self.signer.sign("head", seq, prev), self.signer.key_id
+        connection.exec_driver_sql(sql.set_head, (prev, mac, key_id))
         return stored
 
     def append_now(self, events: Sequence[AuditEvent]) -> list[StoredEvent]:

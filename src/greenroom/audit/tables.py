@@ -14,8 +14,9 @@ from greenroom.db.base import metadata
 events = Table(
     "audit_events",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("id", String(36), nullable=False, unique=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    # A random UUID: not indexed (an index on it would dirty a random page with every append).
+    Column("id", String(36), nullable=False),
     Column("time_us", BigInteger, nullable=False),
     Column("event_id", String(100), nullable=False),
     Column("action", String(64), nullable=True),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from greenroom.db.engine import Database
 from greenroom.identity import models
@@ -271,7 +271,8 @@ class SessionStore:
         return updated
 
     # -- revoke ---------------------------------------------------------------------------
-    def revoke(self, sid: str, reason: str) -> bool:
+    def revoke(self, sid: str, reason: str, *, audit: Callable[[Connection], None] | None = None) -> bool:
+        """`audit` records the revocation in its transaction (called only when a session ended)."""
         now = int(self._clock())
         s = models.sessions
         with self._database.engine.begin() as connection:
@@ -279,11 +280,17 @@ class SessionStore:
                 update(s).where(s.c.id == sid, s.c.revoked_at.is_(None)).values(revoked_at=now,
                                                                                 revoked_reason=reason[:200])
             )
+            if audit is not None and result.rowcount:
+                audit(connection)
         self.forget(sid)
         return bool(result.rowcount)
 
-    def revoke_user(self, user_ref: str, reason: str, *, except_sid: str | None = None) -> list[str]:
-        """Revoke every live session of a user (optionally keeping one); returns the ids."""
+    def revoke_user(
+        self, user_ref: str, reason: str, *, except_sid: str | None = None,
+        audit: Callable[[Connection, list[str]], None] | None = None,
+    ) -> list[str]:
+        """Revoke every live session of a user (optionally keeping one); returns the ids.
+        `audit` records it in the same transaction."""
         now = int(self._clock())
         s = models.sessions
         condition = and_(s.c.user_ref == user_ref, s.c.revoked_at.is_(None), s.c.expires_at > now)
@@ -296,6 +303,8 @@ class SessionStore:
                     update(s).where(s.c.id.in_(ids), s.c.revoked_at.is_(None))
                     .values(revoked_at=now, revoked_reason=reason[:200])
                 )
+            if audit is not None:
+                audit(connection, ids)
         for sid in ids:
             self.forget(sid)
         return ids
@@ -325,6 +334,14 @@ class SessionStore:
             )
         with self._database.engine.connect() as connection:
             return [_from_row(row) for row in connection.execute(stmt.limit(1000))]
+
+    def last_seen_by_user(self) -> dict[str, int]:
+        """The latest `last_seen_at` of any session (ended ones included) per user ref: sign-ins,
+        refreshes and cookie use (at most once a minute) move it; an access review reads it."""
+        s = models.sessions
+        with self._database.engine.connect() as connection:
+            rows = connection.execute(select(s.c.user_ref, func.max(s.c.last_seen_at)).group_by(s.c.user_ref))
+            return {row[0]: int(row[1]) for row in rows}
 
     # -- single tokens -------------------------------------------------------------------
     def revoke_token(self, jti: str, expires_at: float) -> None:

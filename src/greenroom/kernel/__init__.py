@@ -5,8 +5,10 @@ Import plugin-facing names from here only; the rest of the kernel is the core's 
 
 from greenroom.kernel.context import PluginContext, ScopedConfig
 from greenroom.kernel.core_services import (
+    AUDITOR,
     AUTHENTICATION,
     ERROR_PAGES,
+    PERMISSION_POLICY,
     PERMISSIONS,
     PLUGIN_READ,
     PLUGINS,
@@ -21,11 +23,14 @@ from greenroom.kernel.services import ServiceRef, UndeclaredAccessError
 from greenroom.kernel.ui import EntityTab, Fragment, NavLink, PageView, TabView, UiContributions, UiPage
 from greenroom.permissions.model import Decision, Permission, Result
 from greenroom.permissions.principal import Principal
+from greenroom.permissions.resources import PermissionRule, ResourceType
 
 __all__ = [
+    "AUDITOR",
     "AUTHENTICATION",
     "ERROR_PAGES",
     "PERMISSIONS",
+    "PERMISSION_POLICY",
     "PLUGINS",
     "PLUGIN_READ",
     "URL_READER",
@@ -38,6 +43,7 @@ __all__ = [
     "NavLink",
     "PageView",
     "Permission",
+    "PermissionRule",
     "Plugin",
     "PluginContext",
     "PluginDirectory",
@@ -45,6 +51,7 @@ __all__ = [
     "PluginRouter",
     "Principal",
     "RequestAuthenticator",
+    "ResourceType",
     "Result",
     "ScopedConfig",
     "ServiceRef",

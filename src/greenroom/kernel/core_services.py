@@ -7,10 +7,11 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from greenroom.audit.service import AuditService
 from greenroom.kernel.directory import PluginDirectory
 from greenroom.kernel.services import ServiceRef
 from greenroom.permissions.model import Permission
-from greenroom.permissions.policy import PermissionService
+from greenroom.permissions.policy import PermissionPolicy, PermissionService
 from greenroom.permissions.principal import Principal
 
 
@@ -43,11 +44,21 @@ AUTHENTICATION: ServiceRef[RequestAuthenticator] = ServiceRef(
 PLUGINS: ServiceRef[PluginDirectory] = ServiceRef(
     "core.plugins", PluginDirectory, "the loaded plugins, their manifests and UI contributions (read-only)"
 )
+# Provided by at most one plugin (the RBAC plugin, `permission`); the core installs it in the
+# permission service in place of the foundation policy, once, at start-up.
+PERMISSION_POLICY: ServiceRef[PermissionPolicy] = ServiceRef(
+    "core.permissionPolicy", PermissionPolicy, "the policy that decides permissions (replaces the foundation policy)"
+)
 ERROR_PAGES: ServiceRef[ErrorPages] = ServiceRef(
     "core.errorPages", ErrorPages, "HTML error pages for browser navigations (provided by a UI plugin)"
+)
+
+AUDITOR: ServiceRef[AuditService] = ServiceRef(
+    "core.auditor", AuditService,
+    "records audit events (bind with .for_plugin(id)), reads, exports and verifies the audit trail",
 )
 
 # A permission of the core's own: reading what the plugin directory holds (the admin plugins page).
 PLUGIN_READ = Permission("core.plugin.read", "read", description="list the loaded plugins and their manifests")
 
-CORE_SERVICE_IDS = {URL_READER.id, PERMISSIONS.id, AUTHENTICATION.id, PLUGINS.id}
+CORE_SERVICE_IDS = {URL_READER.id, PERMISSIONS.id, AUTHENTICATION.id, PLUGINS.id, AUDITOR.id}

@@ -148,7 +148,9 @@ def make_auth_portal(tmp_path: Path, database_config: dict[str, Any]) -> Iterato
             "catalog": {"processingInterval": False, "rules": [{"allow": ALL_KINDS}],
                         "locations": [{"type": "file", "target": str(catalog_file)}]},
             "auth": {"environment": "development", "providers": providers or {}},
-            "permission": {"rbac": {"admin": {"users": [{"name": "group:default/admins"}]}}},
+            # RHDH semantics: super-users may do everything (the session admin API included);
+            # `admin.users` only manage RBAC policy and read the catalog.
+            "permission": {"rbac": {"admin": {"superUsers": [{"name": "group:default/admins"}]}}},
         })
         config = deep_merge(config, extra or {})
         file = tmp_path / f"app-config-{len(handles)}.yaml"

@@ -89,7 +89,7 @@ def test_catalog_client_check_passes_with_a_user_token_from_oidc(client_check, m
         port=port,
         extra={
             "catalog": {"locations": [{"type": "file", "target": str(catalog)}]},
-            "permission": {"rbac": {"admin": {"users": [{"name": "user:default/user-000000"}]}}},
+            "permission": {"rbac": {"admin": {"superUsers": [{"name": "user:default/user-000000"}]}}},
         },
     )
     token = signed_in_token(oidc_sign_in(portal.browser(), portal))

@@ -25,6 +25,8 @@ PUBLIC = {
     ("GET", "/api/auth/{provider}/start"): {302},  # sends the browser to the identity provider
     ("GET", "/api/auth/{provider}/metadata"): {200, 404},  # SAML SP metadata (public by SAML's design)
     ("GET", "/api/auth/local/login"): {404},  # exists in local mode only
+    ("GET", "/sign-in"): {200},  # the web UI's sign-in page
+    ("GET", "/static/{name}"): {200, 404},  # the web UI's own CSS and JavaScript
 }
 
 
@@ -44,15 +46,22 @@ def _call(portal: Any, method: str, path: str, headers: dict[str, str] | None = 
 
 @pytest.fixture
 def portal(oidc_portal: Any) -> Any:
-    return oidc_portal()
+    # A bad credential is sent to every route on purpose; the address lockout would stop the walk.
+    return oidc_portal(extra={"auth": {"lockout": {"addressMaxAttempts": 100_000}}})
 
 
 def test_every_route_answers_401_without_credentials(portal):
     routes = _routes(portal)
     assert len(routes) > 40
     assert ("GET", "/api/auth/v1/userinfo") in routes
+    ui = {(r.method, r.path) for r in portal.portal.registry.routes.routes if r.plugin_id == "ui"}
     for method, path in routes:
         response = _call(portal, method, path)
+        if (method, path) in ui and (method, path) not in PUBLIC:
+            # Web pages (and their forms) send a browser without a session to the sign-in page.
+            assert response.status_code == 303, f"{method} {path}: {response.status_code}"
+            assert response.headers["location"].startswith("/sign-in"), f"{method} {path}"
+            continue
         expected = PUBLIC.get((method, path), {401})
         assert response.status_code in expected, f"{method} {path}: {response.status_code} {response.text[:200]}"
 
@@ -80,10 +89,15 @@ def test_every_route_refuses_a_bad_credential(portal, credential):
         headers = {"Authorization": f"Bearer {token}"}
     else:
         headers = {"Cookie": "__Host-greenroom-session=abc.def"}
+    ui = {(r.method, r.path) for r in portal.portal.registry.routes.routes if r.plugin_id == "ui"}
     for method, path in _routes(portal):
         if (method, path) in PUBLIC or path.endswith(("/handler/frame", "/logout", "/refresh")):
             continue
         response = _call(portal, method, path, headers)
+        if (method, path) in ui:  # a web page: back to the sign-in page, never the page itself
+            assert response.status_code == 303, f"{credential} {method} {path}: {response.status_code}"
+            assert response.headers["location"].startswith("/sign-in"), f"{credential} {method} {path}"
+            continue
         assert response.status_code == 401, f"{credential} {method} {path}: {response.status_code}"
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement
 
 from greenroom.errors import InputError
@@ -138,10 +139,29 @@ def criteria_to_predicate(criteria: Any) -> Predicate:
     return rule.to_predicate(params)
 
 
+_COMPILED: dict[bytes, ColumnElement[bool]] = {}
+_COMPILED_MAX = 2000
+
+
 def criteria_to_sql(criteria: Any) -> ColumnElement[bool]:
-    """The condition on `catalog_entities.pk` that a conditional decision imposes."""
+    """The condition on `catalog_entities.pk` that a conditional decision imposes.
+
+    Remembered per distinct criteria (a user's decision, hence its criteria, repeats on every
+    request): building the expression costs more than the indexed query it restricts, and the
+    store compiles a remembered expression to SQL only once.
+    """
     conditions = criteria.get("conditions", criteria) if isinstance(criteria, Mapping) else criteria
-    return compile_predicate(criteria_to_predicate(conditions))
+    try:
+        key = orjson.dumps(conditions, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return compile_predicate(criteria_to_predicate(conditions))
+    found = _COMPILED.get(key)
+    if found is None:
+        found = compile_predicate(criteria_to_predicate(conditions))
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[key] = found
+    return found
 
 
 def _entity_key(ref: str) -> str:

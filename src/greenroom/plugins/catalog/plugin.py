@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from greenroom import __version__
-from greenroom.kernel import URL_READER, PluginContext, PluginManifest, ServiceRef, define_plugin
+from greenroom.kernel import (
+    AUDITOR,
+    PERMISSIONS,
+    URL_READER,
+    PluginContext,
+    PluginManifest,
+    ServiceRef,
+    define_plugin,
+)
 from greenroom.plugins.catalog import permissions
 from greenroom.plugins.catalog.config import CatalogConfig
+from greenroom.plugins.catalog.permission_rules import entity_resource_type
 from greenroom.plugins.catalog.routes import register
 from greenroom.plugins.catalog.service import CatalogService
 
@@ -24,9 +33,12 @@ def _setup(ctx: PluginContext) -> None:
         return data
 
     # Like Backstage, relative file targets in catalog.locations resolve against the working directory.
-    service = CatalogService(database=ctx.database, config=config, read_url=read_url, config_dir=Path.cwd())
+    service = CatalogService(database=ctx.database, config=config, read_url=read_url, config_dir=Path.cwd(),
+                             audit=ctx.services.get(AUDITOR).for_plugin(ctx.plugin_id))
     ctx.provide(CATALOG, service)
-    register(ctx.router("/api/catalog"), service)
+    # Conditional decisions on `catalog-entity` are written in the catalog's rules.
+    ctx.services.get(PERMISSIONS).register_resource_type(entity_resource_type(service.queries))
+    register(ctx.router("/api/catalog"), service, ctx.services.get(PERMISSIONS))
     ctx.on_start(service.start)
     ctx.on_stop(service.stop)
 
@@ -44,7 +56,7 @@ plugin = define_plugin(
         description="Software catalog with Backstage's entity model and REST API",
         mounts=("/api/catalog",),
         permissions=permissions.ALL,
-        services=(URL_READER,),
+        services=(URL_READER, PERMISSIONS, AUDITOR),
         provides=(CATALOG,),
         config_schema=CatalogConfig,
         migrations="greenroom.plugins.catalog:migrations/versions",

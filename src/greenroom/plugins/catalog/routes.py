@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, false
 from starlette.requests import Request
 from starlette.responses import Response
 
 from greenroom.errors import InputError, NotAllowedError, NotFoundError
 from greenroom.kernel import Authorization, PluginRouter, Result, authorization
+from greenroom.permissions.policy import PermissionService
 from greenroom.plugins.catalog import permissions as P
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.openapi import describe
@@ -60,8 +62,27 @@ def _order_fields(values: list[str]) -> list[OrderField]:
     return out
 
 
-def register(router: PluginRouter, service: CatalogService) -> None:
+def _audited(service: CatalogService, request: Request, event_id: str, **fields: Any) -> Any:
+    """An audited change (Backstage's catalog event ids: entity-mutate, location-mutate)."""
+    if service.audit is None or not service.audit.enabled:
+        return contextlib.nullcontext()
+    return service.audit.operation(event_id, request=request, severity="medium", **fields)
+
+
+def register(router: PluginRouter, service: CatalogService, permissions: PermissionService | None = None) -> None:
     queries = service.queries
+
+    def entity_read(request: Request) -> ColumnElement[bool] | None:
+        """The caller's `catalog.entity.read` restriction, for routes guarded by another permission
+        (locations): what they say about entities must not reveal entities the caller cannot read."""
+        if permissions is None:
+            return None
+        decision = permissions.authorize(authorization(request).principal, P.ENTITY_READ, plugin_id="catalog")
+        if decision.result is Result.ALLOW:
+            return None
+        if decision.result is Result.CONDITIONAL:
+            return criteria_to_sql(decision.conditions)
+        return false()
 
     # -- entities ----------------------------------------------------------------------------
     # by-name first: it is the most frequent request and routes are matched in order
@@ -227,9 +248,10 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         authz = authorization(request)
         Params(request, ())
         restrict = _restrict(authz)
-        if restrict is not None and queries.by_uid(uid, restrict) is None:
-            raise NotAllowedError(f"Missing permission {P.ENTITY_DELETE.name}")
-        service.delete_entity(uid)
+        with _audited(service, request, "entity-mutate", action="delete", target=uid, meta={"uid": uid}) as op:
+            if restrict is not None and queries.by_uid(uid, restrict) is None:
+                raise NotAllowedError(f"Missing permission {P.ENTITY_DELETE.name}")
+            service.delete_entity(uid, cause=op)
         return Response(status_code=204)
 
     @router.get("/entities/by-name/{kind}/{namespace}/{name}/ancestry", permission=P.ENTITY_READ)
@@ -243,6 +265,9 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         chain = queries.ancestry(key)
         if chain is None:
             raise NotFoundError(f"No such entity {key}")
+        if restrict is not None:  # as Backstage: only the ancestors the caller may read
+            chain = [(entity, parents) for entity, parents in chain
+                     if queries.by_uid(str(orjson.loads(entity)["metadata"]["uid"]), restrict) is not None]
         items = b",".join(
             b'{"entity":' + entity + b',"parentEntityRefs":' + orjson.dumps(parents) + b"}"
             for entity, parents in chain
@@ -317,7 +342,12 @@ def register(router: PluginRouter, service: CatalogService) -> None:
             raise NotFoundError(f"Entity {ref.lower()} not found")
         from starlette.concurrency import run_in_threadpool
 
-        await run_in_threadpool(service.refresh, ref)
+        def refresh_now() -> None:
+            with _audited(service, request, "entity-mutate", action="refresh", target=ref.lower(),
+                          meta={"entityRef": ref}) as op:
+                service.refresh(ref, cause=op)
+
+        await run_in_threadpool(refresh_now)
         return Response(status_code=200)
 
     @router.post("/validate-entity", permission=P.ENTITY_VALIDATE, openapi_extra=describe(body="validate"))
@@ -389,7 +419,13 @@ def register(router: PluginRouter, service: CatalogService) -> None:
                         "entityRef": generated_location_ref(spec)}
             entities = [e.entity for e in processing_order(result)]
             return _json({"exists": exists, "location": location, "entities": entities}, 201)
-        created = await run_in_threadpool(service.add_location, spec)
+
+        def create() -> Any:
+            with _audited(service, request, "location-mutate", action="create", target=spec.key,
+                          meta={"location": {"type": spec.type, "target": spec.target}, "isDryRun": False}) as op:
+                return service.add_location(spec, cause=op)
+
+        created = await run_in_threadpool(create)
         return _json({"location": created.to_json(), "entities": []}, 201)
 
     @router.post("/locations/by-query", permission=P.LOCATION_READ, openapi_extra=describe(body="locations-query"))
@@ -431,7 +467,11 @@ def register(router: PluginRouter, service: CatalogService) -> None:
     @router.get("/locations/by-entity/{kind}/{namespace}/{name}", permission=P.LOCATION_READ)
     async def get_location_by_entity(kind: str, namespace: str, name: str, request: Request) -> Response:
         Params(request, ())
-        return _json(service.location_by_entity(f"{kind}:{namespace}/{name}").to_json())
+        key = f"{kind}:{namespace}/{name}"
+        restrict = entity_read(request)
+        if restrict is not None and queries.by_ref(key, restrict) is None:
+            raise NotFoundError(f"found no entity for ref {key}")  # the same answer as for no entity
+        return _json(service.location_by_entity(key).to_json())
 
     @router.get("/locations/{location_id}", permission=P.LOCATION_READ)
     async def get_location(location_id: str, request: Request) -> Response:
@@ -448,17 +488,23 @@ def register(router: PluginRouter, service: CatalogService) -> None:
         spec = service.check_api_location(body["type"], body["target"])
         from starlette.concurrency import run_in_threadpool
 
-        updated = await run_in_threadpool(service.update_location, location_id, spec)
+
+        def put() -> Any:
+            with _audited(service, request, "location-mutate", action="update", target=location_id) as op:
+                return service.update_location(location_id, spec, cause=op)
+
+        updated = await run_in_threadpool(put)
         return _json(updated.to_json())
 
     @router.delete("/locations/{location_id}", permission=P.LOCATION_DELETE, status_code=204)
     def delete_location(location_id: str, request: Request) -> Response:
         Params(request, ())
-        service.delete_location(location_id)
+        with _audited(service, request, "location-mutate", action="delete", target=location_id) as op:
+            service.delete_location(location_id, cause=op)
         return Response(status_code=204)
 
     # -- greenroom extension: what ingestion found, even for locations with no entities --------
     @router.get("/x-greenroom/location-status", permission=P.LOCATION_READ)
     async def location_status(request: Request) -> Response:
         Params(request, ())
-        return _json({"items": service.location_status()})
+        return _json({"items": service.location_status(entity_read(request))})

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, select, update
 
+from greenroom.audit import SYSTEM_ACTOR, AuditEvent, Operation, PluginAuditor
 from greenroom.db.engine import Database
 from greenroom.errors import ConflictError, InputError, NotAllowedError, NotFoundError
 from greenroom.plugins.catalog.config import CatalogConfig, dump_rules, refresh_interval_seconds
@@ -27,7 +28,7 @@ from greenroom.plugins.catalog.processing.pipeline import (
 from greenroom.plugins.catalog.processing.rules import RulesEnforcer
 from greenroom.plugins.catalog.store import tables
 from greenroom.plugins.catalog.store.queries import CatalogQueries
-from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter
+from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter, chunks
 
 log = logging.getLogger("greenroom.plugins.catalog")
 API_LOCATION_TYPES = ("url",)
@@ -55,8 +56,10 @@ class CatalogService:
         config: CatalogConfig,
         read_url: Callable[[str], bytes],
         config_dir: Path | None = None,
+        audit: PluginAuditor | None = None,
     ) -> None:
         self.database = database
+        self.audit = audit
         self.config = config
         self.config_dir = config_dir or Path.cwd()
         locations = [loc.model_dump(exclude_none=True) for loc in config.locations]
@@ -65,6 +68,8 @@ class CatalogService:
             database=database, rules=self.rules, read_url=read_url, orphan_strategy=config.orphanStrategy,
             max_file_bytes=config.limits.maxFileBytes,
         )
+        if audit is not None and audit.enabled:
+            self.ingestor.record_batch = self._record_batch
         self.queries = CatalogQueries(database)
         self.refresh_interval = refresh_interval_seconds(config)
         self._stop = threading.Event()
@@ -115,8 +120,13 @@ class CatalogService:
         result = self.ingestor.read_tree(spec)
         return self._find_location(spec) is not None, result
 
-    def add_location(self, spec: LocationSpec, *, source: str = "api", ingest: bool = True) -> Location:
-        """Register a location and ingest it now (the caller sees its entities at once)."""
+    def add_location(
+        self, spec: LocationSpec, *, source: str = "api", ingest: bool = True, cause: Operation | None = None
+    ) -> Location:
+        """Register a location and ingest it now (the caller sees its entities at once).
+
+        `cause` (an audited operation) records the registration in its transaction; the
+        ingestion that follows is an event of its own, by the same actor."""
         if self.config.readonly and source == "api":
             raise NotAllowedError("This operation not allowed in readonly mode")
         t = tables.locations
@@ -133,11 +143,13 @@ class CatalogService:
                     created_at=datetime.now(UTC),
                 )
             )
+            if cause is not None:
+                cause.record(connection, target=location.id, meta={"location": location.to_json()})
         if ingest:
-            self.ingestor.ingest(spec, force=True)
+            self.ingestor.ingest(spec, force=True, cause=cause)
         return location
 
-    def update_location(self, location_id: str, spec: LocationSpec) -> Location:
+    def update_location(self, location_id: str, spec: LocationSpec, *, cause: Operation | None = None) -> Location:
         """PUT /locations/:id: point a registered location elsewhere; its old tree goes."""
         if self.config.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
@@ -150,23 +162,32 @@ class CatalogService:
             if clash is not None:
                 raise ConflictError(f"Location {spec.key} already exists")
             connection.execute(update(t).where(t.c.id == location_id).values(type=spec.type, target=spec.target))
+            if cause is not None:
+                cause.record(connection, meta={"before": old.to_json(),
+                                               "location": Location(location_id, spec.type, spec.target).to_json()})
         if old.spec != spec:
-            self._remove_tree(old.spec)
-            self.ingestor.ingest(spec, force=True)
+            self._remove_tree(old.spec, cause)
+            self.ingestor.ingest(spec, force=True, cause=cause)
         return Location(location_id, spec.type, spec.target)
 
-    def delete_location(self, location_id: str) -> None:
+    def delete_location(self, location_id: str, *, cause: Operation | None = None) -> None:
         if self.config.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
         location = self.location(location_id)
         t = tables.locations
         with self.database.engine.begin() as connection:
             connection.execute(delete(t).where(t.c.id == location_id))
-        self._remove_tree(location.spec)
+            if cause is not None:
+                cause.record(connection, meta={"location": location.to_json()})
+        self._remove_tree(location.spec, cause)
 
-    def _remove_tree(self, spec: LocationSpec) -> None:
+    def _remove_tree(self, spec: LocationSpec, cause: Operation | None = None) -> None:
         """A location went away: its entities go with it (Backstage deletes them at once)."""
-        CatalogWriter(self.database, orphan_strategy="delete").apply(TreeResult(origin=spec))
+        audit = None
+        if self.audit is not None and self.audit.enabled:
+            def audit(connection: Connection, stats: ApplyStats) -> None:
+                self._record_batch(connection, spec, stats, cause, action="delete-tree")
+        CatalogWriter(self.database, orphan_strategy="delete").apply(TreeResult(origin=spec), audit=audit)
         s = tables.location_status
         with self.database.engine.begin() as connection:
             connection.execute(delete(s).where(s.c.location_key == spec.key))
@@ -185,13 +206,22 @@ class CatalogService:
             raise NotFoundError(f"Found no location with type {spec.type} and target {spec.target}")
         return found
 
-    def location_status(self) -> list[dict[str, Any]]:
-        """What the last ingestion of each location tree found, errors included."""
+    def location_status(self, restrict: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
+        """What the last ingestion of each location tree found, errors included.
+
+        With `restrict` (a caller whose entity reads are conditional), counts are of the entities
+        the caller may read, and errors and warnings (which name entities) are left out.
+        """
         s = tables.location_status
         registered = {loc.spec.key: loc for loc in self.registered_locations()}
         configured = {spec.key for spec in self.config_locations()}
+        visible: dict[str, int] = {}
         with self.database.engine.connect() as connection:
             rows = {r.location_key: r for r in connection.execute(select(s))}
+            if restrict is not None:
+                e = tables.entities
+                counted = select(e.c.origin_key, func.count()).where(restrict).group_by(e.c.origin_key)
+                visible = {key: int(count) for key, count in connection.execute(counted) if key is not None}
         out = []
         for key in [*configured, *(k for k in registered if k not in configured)]:
             row = rows.get(key)
@@ -201,18 +231,19 @@ class CatalogService:
                 {
                     "location": {"id": loc.id if loc else None, "type": spec.type, "target": spec.target,
                                  "source": "config" if key in configured else "api"},
-                    "entityCount": row.entity_count if row else 0,
+                    "entityCount": (visible.get(key, 0) if restrict is not None
+                                    else row.entity_count if row else 0),
                     "lastRunAt": row.last_run_at.isoformat() if row and row.last_run_at else None,
                     "lastSuccessAt": row.last_success_at.isoformat() if row and row.last_success_at else None,
                     "durationMs": row.duration_ms if row else None,
-                    "errors": orjson.loads(row.errors) if row and row.errors else [],
-                    "warnings": orjson.loads(row.warnings) if row and row.warnings else [],
+                    "errors": orjson.loads(row.errors) if row and row.errors and restrict is None else [],
+                    "warnings": orjson.loads(row.warnings) if row and row.warnings and restrict is None else [],
                 }
             )
         return out
 
     # -- entities --------------------------------------------------------------------------
-    def delete_entity(self, uid: str) -> None:
+    def delete_entity(self, uid: str, *, cause: Operation | None = None) -> None:
         """DELETE by-uid: gone now; still emitted by a location, it comes back on the next run."""
         e, r, s = tables.entities, tables.relations, tables.search
         writer = CatalogWriter(self.database)
@@ -220,6 +251,8 @@ class CatalogService:
             writer._lock_in_database(connection)
             row = connection.execute(select(e.c.pk, e.c.ref, e.c.origin_key).where(e.c.id == uid)).first()
             if row is None:
+                if cause is not None:
+                    cause.record(connection, meta={"found": False})
                 return
             peers = [x.source_ref for x in connection.execute(
                 select(r.c.source_ref).where(r.c.originating_pk == row.pk))]
@@ -230,14 +263,16 @@ class CatalogService:
             if row.origin_key:
                 st = tables.location_status
                 connection.execute(update(st).where(st.c.location_key == row.origin_key).values(inputs=None))
+            if cause is not None:
+                cause.record(connection, meta={"entityRef": row.ref, "location": row.origin_key})
         writer.restitch(set(peers) - {row.ref})
 
-    def refresh(self, key: str) -> None:
+    def refresh(self, key: str, *, cause: Operation | None = None) -> None:
         row = self.queries.entity_row(key)
         if row is None:
             raise NotFoundError(f"Entity {key.lower()} not found")
         if row.origin_key:
-            self.ingestor.ingest(LocationSpec.parse_ref(row.origin_key), force=True)
+            self.ingestor.ingest(LocationSpec.parse_ref(row.origin_key), force=True, cause=cause)
 
     def validate(self, entity: Any, location_ref: str) -> list[dict[str, Any]]:
         """POST /validate-entity: the errors Backstage would report (empty when valid)."""
@@ -324,5 +359,65 @@ class CatalogService:
                 break
             self.ingest_all()
 
+    # -- audit ------------------------------------------------------------------------------
+    def _record_batch(
+        self, connection: Connection, spec: LocationSpec, stats: ApplyStats, cause: Operation | None,
+        *, action: str = "ingest",
+    ) -> None:
+        """One audit event per applied tree, with counts (not one per entity), in its transaction.
+
+        A background run that changed nothing records nothing; a run a request asked for
+        always records (as that request's event if it has not recorded yet)."""
+        assert self.audit is not None
+        changed = stats.inserted + stats.updated + stats.orphaned + stats.deleted
+        if cause is None and not changed:
+            return
+        meta: dict[str, Any] = {"location": spec.key, "inserted": stats.inserted, "updated": stats.updated,
+                                "unchanged": stats.unchanged, "orphaned": stats.orphaned, "deleted": stats.deleted,
+                                "conflicts": stats.conflicts, "errors": len(stats.errors)}
+        if cause is not None and cause.recorded is None:
+            cause.record(connection, meta=meta)
+            return
+        actor = cause.event.actor if cause is not None else SYSTEM_ACTOR
+        request = cause.event.request if cause is not None else None
+        self.audit.record(
+            AuditEvent(event_id="entity-mutate", severity="medium", plugin=self.audit.plugin_id, actor=actor,
+                       action=action, target=spec.key, request=request, meta=meta),
+            connection=connection,
+        )
+
     def entity_refs(self, keys: Sequence[str]) -> list[bytes | None]:
         return self.queries.by_refs(keys)
+
+    # -- for permission policies (through CATALOG) -------------------------------------------
+    def relations_of(self, refs: Sequence[str], types: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(source, type, target) of the stored relations leaving `refs` with one of `types`,
+        refs lower case. Relations name groups that have no entity too (a `memberOf` to a
+        group nobody defined), which is what group-based role membership follows."""
+        r = tables.relations
+        keys = sorted({ref.lower() for ref in refs})
+        found: list[tuple[str, str, str]] = []
+        with self.database.engine.connect() as connection:
+            for part in chunks(keys, 500):
+                stmt = select(r.c.source_ref, r.c.type, r.c.target_ref).where(
+                    r.c.source_ref.in_(part), r.c.type.in_(list(types)))
+                found.extend((row.source_ref, row.type, row.target_ref.lower()) for row in connection.execute(stmt))
+        return sorted(set(found))
+
+    def change_marker(self) -> tuple[int, str]:
+        """Changes whenever an entity is added, changed or deleted: (count, latest update).
+        Cheap enough to poll every few seconds; caches of derived data compare it."""
+        e = tables.entities
+        with self.database.engine.connect() as connection:
+            row = connection.execute(select(func.count(), func.max(e.c.updated_at)).select_from(e)).first()
+        return (int(row[0] or 0), str(row[1])) if row is not None else (0, "")
+
+    def existing_refs(self, refs: Sequence[str]) -> set[str]:
+        """Which of `refs` (any case) name an entity in the catalog, lower case."""
+        e = tables.entities
+        keys = sorted({ref.lower() for ref in refs})
+        found: set[str] = set()
+        with self.database.engine.connect() as connection:
+            for part in chunks(keys, 500):
+                found.update(connection.execute(select(e.c.ref).where(e.c.ref.in_(part))).scalars())
+        return found

@@ -72,30 +72,32 @@ def explain_command(
 
 
 def _print_explanation(answer: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     colour = {"ALLOW": "green", "DENY": "red", "CONDITIONAL": "yellow"}[answer["result"]]
     target = f" on {answer['resource']['ref']}" if answer.get("resource") else ""
-    out.print(f"[{colour}]{answer['result']}[/{colour}] {answer['user']} {answer['permission']['name']}{target}",
-              highlight=False)
-    out.print(f"  because: {answer['reason']}", highlight=False, soft_wrap=True)
+    out.print(f"[{colour}]{answer['result']}[/{colour}] {escape(answer['user'])} {answer['permission']['name']}"
+              f"{escape(target)}", highlight=False)
+    out.print(f"  because: {answer['reason']}", highlight=False, soft_wrap=True, markup=False)
     for role in answer["roles"]:
         for via in role["via"]:
             path = " -> ".join(via["path"])
             out.print(f"  role {role['role']} ({role['source']}) via {path} [{via['membership']['where']}]",
-                      highlight=False, soft_wrap=True)
+                      highlight=False, soft_wrap=True, markup=False)
     for kind in ("deny", "allow"):
         for grant in answer["grants"][kind]:
             out.print(f"  {kind}: {grant['role']}, {grant['permission']}, {grant['policy']} "
-                      f"[{grant['origin']['where']}]", highlight=False, soft_wrap=True)
+                      f"[{grant['origin']['where']}]", highlight=False, soft_wrap=True, markup=False)
     for conditional in answer["conditionalGrants"]:
         out.print(f"  conditional: {conditional['role']} [{conditional['origin']['where']}] "
-                  f"{json.dumps(conditional['conditions'])}", highlight=False, soft_wrap=True)
+                  f"{json.dumps(conditional['conditions'])}", highlight=False, soft_wrap=True, markup=False)
     resource = answer.get("resource") or {}
     for trace in resource.get("conditions", []):
         verdict = "matches" if trace["matched"] else "does not match"
         out.print(f"  {trace['role']}'s condition {verdict}: {_trace_text(trace['trace'])}", highlight=False,
                   soft_wrap=True)
     if resource.get("note"):
-        out.print(f"  note: {resource['note']}", highlight=False)
+        out.print(f"  note: {resource['note']}", highlight=False, markup=False)
 
 
 def _trace_text(trace: dict[str, Any]) -> str:
@@ -116,6 +118,8 @@ def run_cases_command(
     config: ConfigOption = None,
 ) -> None:
     """Check a table of expected decisions against the configured policy (exit 1 on any mismatch)."""
+    from rich.markup import escape
+
     from greenroom.plugins.permission.policytest import load_cases, run_cases
 
     _format(output, ("text", "json"))
@@ -140,11 +144,11 @@ def run_cases_command(
             case = outcome.case
             subject = f"{case.user} {case.permission}" + (f" on {case.resource}" if case.resource else "")
             if outcome.passed:
-                out.print(f"[green]ok[/green]   {subject}: {outcome.actual}", highlight=False)
+                out.print(f"[green]ok[/green]   {escape(subject)}: {outcome.actual}", highlight=False)
             else:
-                out.print(f"[red]FAIL[/red] {subject} ({file}:{case.line})\n"
-                          f"  - expected {case.expect}\n  + actual   {outcome.actual}\n    because {outcome.reason}",
-                          highlight=False, soft_wrap=True)
+                out.print(f"[red]FAIL[/red] {escape(subject)} ({escape(str(file))}:{case.line})\n"
+                          f"  - expected {case.expect}\n  + actual   {outcome.actual}\n"
+                          f"    because {escape(outcome.reason)}", highlight=False, soft_wrap=True)
         summary = f"{len(outcomes) - len(failed)} passed, {len(failed)} failed"
         (err if failed else out).print(summary, highlight=False)
     if failed:

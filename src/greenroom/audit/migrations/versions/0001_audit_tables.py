@@ -21,7 +21,8 @@ GENESIS = "0" * 64
 def upgrade() -> None:
     op.create_table(
         "audit_events",
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER on SQLite makes the sequence number the rowid: one B-tree, not two
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
         sa.Column("id", sa.String(36), nullable=False),
         sa.Column("time_us", sa.BigInteger, nullable=False),
         sa.Column("event_id", sa.String(100), nullable=False),
@@ -43,7 +44,6 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("exported_at", sa.BigInteger, nullable=True),
-        sa.UniqueConstraint("id", name="uq_audit_events_id"),
     )
     op.create_index("ix_audit_events_time_us", "audit_events", ["time_us"])
     op.create_index("ix_audit_events_actor_id", "audit_events", ["actor_id", "seq"])

@@ -128,6 +128,15 @@ class CatalogQueries:
         join = "FROM catalog_entities e JOIN catalog_documents d ON d.entity_pk = e.pk"
         self._final_by_ref = f"SELECT d.final {join} WHERE e.ref = {mark}"  # noqa: S608 - constant
         self._final_by_uid = f"SELECT d.final {join} WHERE e.id = {mark}"  # noqa: S608 - constant
+        # Restricted single-row reads (a user whose read is conditional) skip SQL construction
+        # too: the condition is compiled once to the driver's positional paramstyle.
+        self._mark = mark
+        self._restricted_cache: dict[int, tuple[ColumnElement[bool], tuple[str, tuple[Any, ...]]]] = {}
+        self._positional_dialect: Any = database.engine.dialect
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+            self._positional_dialect = PGDialect_psycopg(paramstyle="format")
 
     @staticmethod
     def _documents(connection: Any, pks: Sequence[int]) -> list[bytes]:
@@ -156,26 +165,40 @@ class CatalogQueries:
             conditions.append(restrict)
         return and_(true(), *conditions)
 
+    def _restricted(self, restrict: ColumnElement[bool]) -> tuple[str, tuple[Any, ...]]:
+        """`restrict` as a driver-level SQL fragment over `catalog_entities` and its parameters,
+        compiled once per condition object: permission decisions are cached, and the catalog's
+        compiled conditions with them, so a user's requests keep reusing one."""
+        entry = self._restricted_cache.get(id(restrict))
+        if entry is not None and entry[0] is restrict:
+            return entry[1]
+        compiled = restrict.compile(dialect=self._positional_dialect, compile_kwargs={"render_postcompile": True})
+        value = (str(compiled), tuple(compiled.params[name] for name in compiled.positiontup or ()))
+        if len(self._restricted_cache) >= 1000:
+            self._restricted_cache.clear()
+        self._restricted_cache[id(restrict)] = (restrict, value)
+        return value
+
+    def _one_restricted(self, column: str, value: str, restrict: ColumnElement[bool]) -> bytes | None:
+        fragment, params = self._restricted(restrict)
+        # `column` is a constant of ours; the fragment is compiled from our expressions, with parameters.
+        statement = (
+            "SELECT d.final FROM catalog_entities JOIN catalog_documents d ON d.entity_pk = catalog_entities.pk "  # noqa: S608
+            f"WHERE catalog_entities.{column} = {self._mark} AND ({fragment})"
+        )
+        row = self.database.fetch_one(statement, (value, *params))
+        return None if row is None else bytes(row[0])
+
     # -- single entities -----------------------------------------------------------------
     def by_ref(self, key: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
         if restrict is None:
             return self._one_final(self._final_by_ref, key.lower())
-        e, d = tables.entities, tables.documents
-        stmt = select(d.c.final).join_from(e, d, d.c.entity_pk == e.c.pk).where(e.c.ref == key.lower())
-        if restrict is not None:
-            stmt = stmt.where(restrict)
-        with self.database.engine.connect() as connection:
-            return connection.execute(stmt).scalar()
+        return self._one_restricted("ref", key.lower(), restrict)
 
     def by_uid(self, uid: str, restrict: ColumnElement[bool] | None = None) -> bytes | None:
         if restrict is None:
             return self._one_final(self._final_by_uid, uid)
-        e, d = tables.entities, tables.documents
-        stmt = select(d.c.final).join_from(e, d, d.c.entity_pk == e.c.pk).where(e.c.id == uid)
-        if restrict is not None:
-            stmt = stmt.where(restrict)
-        with self.database.engine.connect() as connection:
-            return connection.execute(stmt).scalar()
+        return self._one_restricted("id", uid, restrict)
 
     def by_refs(
         self, refs: Sequence[str], predicate: Predicate | None = None, restrict: ColumnElement[bool] | None = None
