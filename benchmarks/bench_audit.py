@@ -55,7 +55,7 @@ class Files:
         files = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 path = files.root / self.path.lstrip("/")
                 data = path.read_bytes() if path.is_file() else None
                 self.send_response(200 if data is not None else 404)
@@ -146,7 +146,6 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     import httpx
-
     from bench_auth import database_config
 
     with tempfile.TemporaryDirectory() as raw:

@@ -93,7 +93,7 @@ def wait_total(client: harness.Client, expected: int, started: float, max_wait: 
             status, body = client.get("/api/catalog/entities/by-query?limit=1")
             if status == 200 and json.loads(body).get("totalItems") == expected:
                 return time.perf_counter() - started
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             client.close()
         time.sleep(0.05)
     return None
@@ -121,7 +121,7 @@ def run_greenroom(n: int, catalog: Path, info: dict[str, Any], args: argparse.Na
     cmd = [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config), "--log-level", "warning"]
     log = (workdir / "serve.log").open("w")
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     # On PostgreSQL a first load holds its tables until it commits (indexes are built after
     # the bulk copy), so a poll may wait for the whole ingestion: allow it as long as --max-wait.
@@ -134,7 +134,7 @@ def run_greenroom(n: int, catalog: Path, info: dict[str, Any], args: argparse.Na
             try:
                 if client.get("/.backstage/health/v1/readiness")[0] == 200:
                     break
-            except Exception:  # noqa: BLE001
+            except Exception:
                 client.close()
             time.sleep(0.02)
         res["startup_s"] = round(time.perf_counter() - started, 3)
@@ -173,7 +173,7 @@ def reingest(config: Path, env: dict[str, str]) -> dict[str, Any]:
         "print(json.dumps({'forced_s':round(a,3),'unchanged_s':round(b,4),'skipped':s2.skipped,"
         "'ratio':round(b/a,4)}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(config)], env=env, capture_output=True, text=True,  # noqa: S603
+    result = subprocess.run([sys.executable, "-c", code, str(config)], env=env, capture_output=True, text=True,
                             check=False)
     try:
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -188,7 +188,7 @@ def run_backstage(n: int, catalog: Path, info: dict[str, Any], args: argparse.Na
     (bs / "data").mkdir()
     log = (bs / f"backend-{n}.log").open("w")
     started = time.perf_counter()
-    proc = subprocess.Popen(["node", "index.js", "--config", "app-config.yaml"], cwd=bs,  # noqa: S607
+    proc = subprocess.Popen(["node", "index.js", "--config", "app-config.yaml"], cwd=bs,
                             env=dict(os.environ, NODE_ENV="development"), stdout=log, stderr=subprocess.STDOUT)
     base = "http://127.0.0.1:7007"
     client = harness.Client(base)
@@ -200,7 +200,7 @@ def run_backstage(n: int, catalog: Path, info: dict[str, Any], args: argparse.Na
             try:
                 if client.get("/.backstage/health/v1/readiness")[0] == 200:
                     break
-            except Exception:  # noqa: BLE001
+            except Exception:
                 client.close()
             time.sleep(0.1)
         res["startup_s"] = round(time.perf_counter() - started, 3)

@@ -74,7 +74,7 @@ def prepare(n: int, db: str) -> tuple[Path, dict[str, Any], str | None]:
     schema = None
     if db == "postgres":
         schema = f"bench_{uuid.uuid4().hex[:8]}"
-        subprocess.run(["psql", PG, "-qc", f'CREATE SCHEMA "{schema}"'], check=True)  # noqa: S603,S607
+        subprocess.run(["psql", PG, "-qc", f'CREATE SCHEMA "{schema}"'], check=True)
         database: dict[str, Any] = {"client": "pg", "connection": f"{PG}?options=-csearch_path%3D{schema}"}
     else:
         database = {"client": "better-sqlite3", "connection": str(workdir / "greenroom.sqlite")}
@@ -195,7 +195,7 @@ def main() -> None:
         portal.database.dispose()
     finally:
         if schema:
-            subprocess.run(["psql", PG, "-qc", f'DROP SCHEMA "{schema}" CASCADE'], check=False)  # noqa: S603,S607
+            subprocess.run(["psql", PG, "-qc", f'DROP SCHEMA "{schema}" CASCADE'], check=False)
     ratios = {
         "by-query owner / super-user": round(results["by-query, owner (IS_ENTITY_OWNER)"]["p50_ms"]
                                              / results["by-query, super-user"]["p50_ms"], 3),

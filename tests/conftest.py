@@ -47,7 +47,7 @@ def postgres_schema() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - say plainly why the PostgreSQL variant cannot run
+    except Exception as exc:
         admin.dispose()
         pytest.fail(f"PostgreSQL at {PG_URL} is not usable for tests: {exc}")
     separator = "&" if "?" in PG_URL else "?"

@@ -227,7 +227,7 @@ def _non_loopback_address() -> str:
 
 
 def test_zero_config_refuses_non_loopback_bind(tmp_path):
-    result = greenroom("serve", "--host", "0.0.0.0", env={"GREENROOM_HOME": str(tmp_path)})  # noqa: S104
+    result = greenroom("serve", "--host", "0.0.0.0", env={"GREENROOM_HOME": str(tmp_path)})
     assert result.returncode == 2
     assert "only binds to loopback" in result.stderr
 

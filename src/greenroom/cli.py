@@ -11,12 +11,12 @@ from typing import Annotated, Any
 import typer
 
 from greenroom import __version__
+from greenroom.audit.cli import register as register_audit_log
 from greenroom.cli_support import ConfigOption, err, fail, load, out
 from greenroom.config import Config
 from greenroom.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from greenroom.errors import GreenroomError
 from greenroom.observability.logging import configure_logging
-from greenroom.audit.cli import register as register_audit_log
 from greenroom.posture.cli import register as register_audit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="greenroom: a hardened developer portal.")
@@ -127,9 +127,9 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database schema of the core and every enabled plugin."""
+    from greenroom.audit import MIGRATIONS as AUDIT_MIGRATIONS
     from greenroom.db.engine import Database
     from greenroom.db.migrate import upgrade
-    from greenroom.audit import MIGRATIONS as AUDIT_MIGRATIONS
     from greenroom.identity import MIGRATIONS as IDENTITY_MIGRATIONS
     from greenroom.kernel.loader import load as load_plugin
     from greenroom.kernel.registry import plugin_candidates, schema_locations

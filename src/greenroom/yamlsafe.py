@@ -103,7 +103,7 @@ def _construct_yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int
     return int(value)
 
 
-def _fast_resolve(self: Any, kind: type, value: Any, implicit: Any) -> str:
+def _fast_resolve(_self: Any, kind: type, value: Any, implicit: Any) -> str:
     """The implicit resolvers above, without PyYAML's generic path machinery.
 
     libyaml calls this from C for every node, so it is a large share of parsing time. The
@@ -121,7 +121,7 @@ def _fast_resolve(self: Any, kind: type, value: Any, implicit: Any) -> str:
     return "tag:yaml.org,2002:map"
 
 
-def _no_path_resolvers(self: Any, *_args: Any) -> None:
+def _no_path_resolvers(_self: Any, *_args: Any) -> None:
     return None
 
 
@@ -130,8 +130,8 @@ _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     for first, resolvers in _Yaml12Loader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.resolve = _fast_resolve  # type: ignore[method-assign]
-_Yaml12Loader.descend_resolver = _no_path_resolvers  # type: ignore[method-assign]
-_Yaml12Loader.ascend_resolver = _no_path_resolvers  # type: ignore[method-assign]
+_Yaml12Loader.descend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
+_Yaml12Loader.ascend_resolver = _no_path_resolvers  # type: ignore[method-assign,assignment]
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_yaml12_int)
 # Merge keys (`<<`) are a YAML 1.1 feature the `yaml` npm package does not apply by default.
 _Yaml12Loader.add_constructor("tag:yaml.org,2002:merge", _Yaml12Loader.construct_yaml_str)  # type: ignore[type-var]
@@ -283,7 +283,7 @@ def _construct(root: yaml.Node, loader: Any) -> Any:
         node, target, slot = stack.pop()
         node_type = type(node)
         if node_type is scalar_node:
-            target[slot] = _scalar(node, loader)  # scalars are never shared by aliases worth memoizing
+            target[slot] = _scalar(node, loader)  # type: ignore[arg-type]  # scalars are never shared by aliases worth memoizing
             continue
         node_id = id(node)
         if node_id in memo:

@@ -170,10 +170,10 @@ __all__ = [
 def make_tls_contexts(tmp_dir: str, hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A throw-away CA and a server certificate for `hostname`: (server context, client context)."""
     # cryptography is not a declared test dependency: callers importorskip it first.
-    from cryptography import x509  # noqa: PLC0415
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())

@@ -19,8 +19,8 @@ import base64
 import csv
 import hashlib
 import logging
-import sys
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata

@@ -57,7 +57,7 @@ def catalog(make_portal: Callable[..., Portal], tmp_path: Path) -> Iterator[Call
         files: dict[str, str] | None = None,
         *,
         root_file: str = "all.yaml",
-        rules: list[Any] | None | str = "all",
+        rules: list[Any] | str | None = "all",
         extra: dict[str, Any] | None = None,
         ingest: bool = True,
     ) -> CatalogHarness:

@@ -15,7 +15,7 @@ class WebRepo:
         repo = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 repo.requests.append(self.path)
                 path = (repo.root / self.path.lstrip("/").split("?", 1)[0]).resolve()
                 if not path.is_file() or repo.root.resolve() not in path.parents:

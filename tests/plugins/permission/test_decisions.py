@@ -167,7 +167,7 @@ def test_deny_wins_over_conditions_and_precedence_decides_allow_against_conditio
            "p, role:default/none, catalog-entity, read, deny\n"
            "g, user:default/bob, role:default/none\n"
            "g, user:default/bob, role:default/owners\n")
-    conditional = CONDITIONS.split("---")[0]
+    conditional = CONDITIONS.split("---", maxsplit=1)[0]
     default = rbac_portal(csv, conditional)
     assert decide(default, "user:default/alice", READ) is Result.CONDITIONAL  # RHDH's default precedence
     assert decide(default, "user:default/bob", READ) is Result.DENY

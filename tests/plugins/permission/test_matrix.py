@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
-import pytest
 import yaml
 
 from tests.plugins.permission.conftest import RbacPortal

@@ -126,8 +126,8 @@ class CatalogQueries:
         # The hottest reads skip SQL construction: a fixed statement in the driver's paramstyle.
         mark = "%s" if self.postgres else "?"
         join = "FROM catalog_entities e JOIN catalog_documents d ON d.entity_pk = e.pk"
-        self._final_by_ref = f"SELECT d.final {join} WHERE e.ref = {mark}"  # noqa: S608 - constant
-        self._final_by_uid = f"SELECT d.final {join} WHERE e.id = {mark}"  # noqa: S608 - constant
+        self._final_by_ref = f"SELECT d.final {join} WHERE e.ref = {mark}"
+        self._final_by_uid = f"SELECT d.final {join} WHERE e.id = {mark}"
         # Restricted single-row reads (a user whose read is conditional) skip SQL construction
         # too: the condition is compiled once to the driver's positional paramstyle.
         self._mark = mark
@@ -136,7 +136,7 @@ class CatalogQueries:
         if self.postgres:
             from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-            self._positional_dialect = PGDialect_psycopg(paramstyle="format")
+            self._positional_dialect = PGDialect_psycopg(paramstyle="format")  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _documents(connection: Any, pks: Sequence[int]) -> list[bytes]:
@@ -301,7 +301,7 @@ class CatalogQueries:
         e, s = tables.entities, tables.search
         sort = order_fields[0] if order_fields else None
         descending = sort is not None and sort.order == "desc"
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if term:
             # First: SQLite drives the query from the first IN list, and a full-text match is
             # almost always the most selective condition.
