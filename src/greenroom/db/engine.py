@@ -11,13 +11,14 @@ SQLite runs in WAL mode with foreign keys on; PostgreSQL through psycopg 3.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -101,6 +102,9 @@ def database_url_from_config(config: Config) -> tuple[URL, dict[str, Any]]:
                       path="backend.database.client")
 
 
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -110,9 +114,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # 16 MiB of page cache per connection: the OS caches the file too, and memory is a
     # budget (a 10k-entity catalog server should stay well under 200 MB).
     cursor.execute("PRAGMA cache_size=-16384")
-    # No checkpoint inside a committing writer (it would copy a big ingestion's pages a
-    # second time before the commit returns); `Database.checkpoint()` runs them afterwards.
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # SQLite's own automatic checkpoints keep the log short under small writes (API changes,
+    # sessions, audit events); a bulk writer turns them off for its commit (`Database.bulk`).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
@@ -185,6 +189,23 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[Connection]:
+        """A write transaction whose commit runs no automatic checkpoint: a big ingestion's commit
+        would copy its pages into the database file a second time before returning. Call
+        `checkpoint()` after it."""
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                connection.commit()
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if self.is_sqlite:
+                    connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+                    connection.commit()
 
     def checkpoint(self) -> None:
         """Copy SQLite's write-ahead log into the database file (a no-op elsewhere)."""

@@ -233,7 +233,7 @@ class CatalogWriter:
         audit: Callable[[Connection, ApplyStats], None] | None = None,
     ) -> ApplyStats:
         """`audit` records the batch's audit event last in the same transaction (one per tree)."""
-        with self.lock(), self.database.engine.begin() as connection:
+        with self.lock(), self.database.bulk() as connection:
             self._lock_in_database(connection)
             stats = self._apply(connection, result, inputs or [])
             if audit is not None:
@@ -414,18 +414,6 @@ class CatalogWriter:
 
     def _stitch_chunk(self, connection: Connection, writer: BulkWriter, refs: list[str], plan: _Plan) -> int:
         e, r = tables.entities, tables.relations
-        relations: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        if plan.relations_in_db:
-            stmt = select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(refs))
-            if plan.new_pk_range is not None:
-                # New entities' relations are in memory; read only the others. Writers hold the
-                # catalog write lock, so nobody else's rows fall inside this batch's pk range.
-                stmt = stmt.where(~r.c.originating_pk.between(*plan.new_pk_range))
-            for rel in connection.execute(stmt):
-                relations[rel.source_ref].append((rel.type, rel.target_ref))
-        for ref in refs:
-            if ref in plan.new_relations:
-                relations[ref].extend(plan.new_relations[ref])
         load = [k for k in refs if k not in plan.inserts and k not in plan.changes]
         d = tables.documents
         stored = {
@@ -437,6 +425,21 @@ class CatalogWriter:
                 .where(e.c.ref.in_(part))
             )
         }
+        relations: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        # Only refs that exist are stitched: a relation may point at an entity that is not in
+        # the catalog (an owner group never registered), whose incoming rows can be many.
+        present = [k for k in refs if k in plan.inserts or k in plan.changes or k in stored]
+        if plan.relations_in_db and present:
+            stmt = select(r.c.source_ref, r.c.type, r.c.target_ref).where(r.c.source_ref.in_(present))
+            if plan.new_pk_range is not None:
+                # New entities' relations are in memory; read only the others. Writers hold the
+                # catalog write lock, so nobody else's rows fall inside this batch's pk range.
+                stmt = stmt.where(~r.c.originating_pk.between(*plan.new_pk_range))
+            for rel in connection.execute(stmt):
+                relations[rel.source_ref].append((rel.type, rel.target_ref))
+        for ref in refs:
+            if ref in plan.new_relations:
+                relations[ref].extend(plan.new_relations[ref])
         new_documents: list[tuple[int, bytes]] = []
         changed_documents: list[dict[str, Any]] = []
         new_rows: list[tuple[Any, ...]] = []
