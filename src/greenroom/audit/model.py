@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["initiated", "succeeded", "failed"]
 ActorType = Literal["user", "service", "local-admin", "system", "anonymous", "cli"]
@@ -42,9 +44,17 @@ def _cut(value: str | None, key: str) -> str | None:
     return value if len(value) <= limit else value[:limit]
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """The one serialization hashes are computed over: sorted keys, no spaces, UTF-8, no NaN."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # integers beyond 64 bits: the standard library's form
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode()
+
+
 def canonical_json(value: Any) -> str:
-    """The one serialization hashes are computed over: sorted keys, no spaces, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return canonical_bytes(value).decode()
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
@@ -67,10 +77,10 @@ def meta_text(meta: Mapping[str, Any] | None) -> str:
     """`meta` as stored: canonical JSON; values JSON cannot carry become strings; huge ones are cut."""
     if not meta:
         return "{}"
-    text = canonical_json(_jsonable(meta))
-    if len(text.encode()) > MAX_META_BYTES:
-        return canonical_json({"truncated": True, "bytes": len(text.encode())})
-    return text
+    data = canonical_bytes(_jsonable(meta))
+    if len(data) > MAX_META_BYTES:
+        return canonical_json({"truncated": True, "bytes": len(data)})
+    return data.decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +239,7 @@ class StoredEvent:
 
 
 def content_hash(fields: Mapping[str, Any]) -> str:
-    return hashlib.sha256(HASH_DOMAIN + canonical_json(dict(fields)).encode()).hexdigest()
+    return hashlib.sha256(HASH_DOMAIN + canonical_bytes(dict(fields))).hexdigest()
 
 
 def iso_time(time_us: int) -> str:

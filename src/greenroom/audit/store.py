@@ -109,6 +109,8 @@ class _Statements:
         self.insert = f"INSERT INTO audit_events ({columns}) VALUES ({marks})"  # noqa: S608
         self.set_head = (f"UPDATE audit_chain_head SET hash = {mark}, mac = {mark}, "  # noqa: S608
                          f"key_id = {mark} WHERE id = 1")
+        # PostgreSQL: one event and the new head in one round trip (a data-modifying CTE).
+        self.insert_and_set_head = f"WITH appended AS ({self.insert}) {self.set_head}" if mark == "%s" else None
 
     @classmethod
     def of(cls, connection: Connection) -> _Statements:
@@ -130,29 +132,38 @@ class AuditStore:
         if not events:
             return []
         sql = _Statements.of(connection)
-        # Taking the head: one statement that both locks it and reads the previous position.
-        # (Plain driver SQL: these three statements run with every audited change, and building
-        # them through the SQL expression layer cost more than running them.)
-        row = connection.exec_driver_sql(sql.take_head, (len(events),)).first()
-        if row is None:
-            raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
-        seq, prev = int(row[0]) - len(events), str(row[1])
-        now_us = time.time_ns() // 1000
-        stored: list[StoredEvent] = []
-        for event in events:
-            seq += 1
-            record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
-            stored.append(record)
-            prev = record.hash
-        rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
-        if len(rows) == 1:
-            connection.exec_driver_sql(sql.insert, rows[0])
-        else:
-            connection.exec_driver_sql(sql.insert, rows)
-        mac = key_id = None
-        if self.signer is not None:
-            mac, key_id = self.signer.sign("head", seq, prev), self.signer.key_id
-        connection.exec_driver_sql(sql.set_head, (prev, mac, key_id))
+        # Plain driver calls on the transaction's own DB-API connection: these three statements
+        # run with every audited change, and the SQL layers above the driver cost more than
+        # running them. Only our own statements and bound parameters go through this cursor.
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            # Taking the head: one statement that both locks it and reads the previous position.
+            cursor.execute(sql.take_head, (len(events),))
+            row = cursor.fetchone()
+            if row is None:
+                raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
+            seq, prev = int(row[0]) - len(events), str(row[1])
+            now_us = time.time_ns() // 1000
+            stored: list[StoredEvent] = []
+            for event in events:
+                seq += 1
+                record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
+                stored.append(record)
+                prev = record.hash
+            rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
+            mac = key_id = None
+            if self.signer is not None:
+                mac, key_id = self.signer.sign("head", seq, prev), self.signer.key_id
+            if len(rows) == 1 and sql.insert_and_set_head is not None:
+                cursor.execute(sql.insert_and_set_head, (*rows[0], prev, mac, key_id))
+            else:
+                if len(rows) == 1:
+                    cursor.execute(sql.insert, rows[0])
+                else:
+                    cursor.executemany(sql.insert, rows)
+                cursor.execute(sql.set_head, (prev, mac, key_id))
+        finally:
+            cursor.close()
         return stored
 
     def append_now(self, events: Sequence[AuditEvent]) -> list[StoredEvent]:
