@@ -207,6 +207,17 @@ class Database:
                     connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
                     connection.commit()
 
+    def refresh_statistics(self, table_names: Sequence[str]) -> None:
+        """VACUUM (ANALYZE) tables a bulk write just changed, on PostgreSQL: until autovacuum
+        gets to them, plans for a freshly loaded catalog assume it is empty (a facet query on
+        100k entities ran for minutes) and its visibility map is unset (no index-only scans).
+        A no-op on SQLite, which plans from its indexes."""
+        if self.dialect != "postgresql":
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for name in table_names:
+                connection.exec_driver_sql(f'VACUUM (ANALYZE) "{name}"')  # our own table names only
+
     def checkpoint(self) -> None:
         """Copy SQLite's write-ahead log into the database file (a no-op elsewhere)."""
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):

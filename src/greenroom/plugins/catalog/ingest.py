@@ -32,6 +32,11 @@ from greenroom.plugins.catalog.processing.rules import RulesEnforcer
 from greenroom.plugins.catalog.store import tables
 from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter
 
+# After an ingestion that changed at least this many entities, PostgreSQL's statistics of the
+# catalog tables are refreshed at once (Database.refresh_statistics), not whenever autovacuum runs.
+ANALYZE_AFTER_ROWS = 2000
+ANALYZED_TABLES = (tables.entities, tables.search, tables.relations, tables.documents)
+
 log = logging.getLogger("greenroom.plugins.catalog")
 
 
@@ -128,6 +133,8 @@ class Ingestor:
             result = self.reader(recorder, progress).read(spec)
             stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()), audit=self._audit(spec, cause))
             self.database.checkpoint()
+            if stats.inserted + stats.updated + stats.deleted + stats.orphaned >= ANALYZE_AFTER_ROWS:
+                self.database.refresh_statistics([t.name for t in ANALYZED_TABLES])
             INGEST_DURATION.observe(time.perf_counter() - started)
             INGEST_RUNS.labels("errors" if stats.errors else "ok").inc()
             INGEST_ENTITIES.labels("inserted").inc(stats.inserted)
