@@ -64,7 +64,8 @@ def test_validate_reports_file_and_line_and_exits_1(tmp_path):
     assert f"{mixed}:10:" in failed.stderr
     assert '"metadata.name" is not valid' in failed.stderr
     as_json = json.loads(greenroom("catalog", "validate", str(mixed), "--format", "json").stdout)
-    assert as_json["checked"] == 2 and as_json["errors"][0]["line"] == 10
+    assert as_json["checked"] == 2
+    assert as_json["errors"][0]["line"] == 10
 
 
 def test_validate_malformed_yaml_and_bomb(tmp_path):
@@ -72,14 +73,16 @@ def test_validate_malformed_yaml_and_bomb(tmp_path):
     broken.write_text("kind: [unclosed\n", encoding="utf-8")
     result = greenroom("catalog", "validate", str(broken))
     assert result.returncode == 1
-    assert f"{broken}:" in result.stderr and "YAML error" in result.stderr
+    assert f"{broken}:" in result.stderr
+    assert "YAML error" in result.stderr
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(7)),
         encoding="utf-8")
     started = time.monotonic()
     result = greenroom("catalog", "validate", str(bomb))
-    assert result.returncode == 1 and "billion laughs" in result.stderr
+    assert result.returncode == 1
+    assert "billion laughs" in result.stderr
     assert time.monotonic() - started < 30
 
 
@@ -92,7 +95,8 @@ def test_import_file_location_then_status(tmp_path, database_config):
     assert result.returncode == 0, result.stderr
     assert "2 new" in result.stdout  # the component and the location's generated Location entity
     again = greenroom("catalog", "import", str(catalog), "--config", str(config))
-    assert again.returncode == 0 and "2 unchanged" in again.stdout
+    assert again.returncode == 0
+    assert "2 unchanged" in again.stdout
     status = json.loads(greenroom("catalog", "status", "--config", str(config), "--format", "json").stdout)
     assert [i["entityCount"] for i in status["items"]] == [2]
 
@@ -128,7 +132,8 @@ def test_config_check_reports_key_and_line(tmp_path):
     config.write_text("backend:\n  database:\n    client: mongodb\n", encoding="utf-8")
     result = greenroom("config", "check", "--config", str(config))
     assert result.returncode == 1
-    assert "backend.database.client" in result.stderr and f"{config}:3" in result.stderr
+    assert "backend.database.client" in result.stderr
+    assert f"{config}:3" in result.stderr
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:

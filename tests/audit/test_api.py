@@ -165,3 +165,28 @@ def test_verify_endpoint_reports_an_intact_chain(served):
     report = _get(server, "/api/audit/verify", user_token(portal, ADMIN)).json()
     assert report["ok"] is True
     assert report["checked"] >= 30
+
+
+def test_asking_for_decisions_is_not_recorded_as_a_change(served):
+    """Backstage's frontend asks POST /api/permission/authorize all the time: a read, not a change.
+    Validating an entity through POST is a read too; a real change's decision is recorded."""
+    portal, server = served
+    admin = user_token(portal, ADMIN)
+    before = len(trail(portal, event_id="permission-decision"))
+    for _ in range(3):
+        response = httpx.post(f"{server.url}/api/permission/authorize", headers=bearer(admin), trust_env=False,
+                              json={"items": [{"id": "1", "permission": {"type": "basic", "name": "audit.read",
+                                                                          "attributes": {}}}]}, timeout=30)
+        assert response.status_code == 200, response.text
+    entity = {"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+              "metadata": {"name": "x"}, "spec": {"type": "service", "lifecycle": "production", "owner": "a"}}
+    validated = httpx.post(f"{server.url}/api/catalog/validate-entity", headers=bearer(admin), trust_env=False,
+                           json={"entity": entity, "location": "url:https://example.com/x.yaml"}, timeout=30)
+    assert validated.status_code == 200, validated.text
+    assert len(trail(portal, event_id="permission-decision")) == before
+    refreshed = httpx.post(f"{server.url}/api/catalog/refresh", headers=bearer(admin), trust_env=False,
+                           json={"entityRef": "component:default/nothing-here"}, timeout=30)
+    assert refreshed.status_code in (200, 404)
+    change = [e for e in trail(portal) if e.request_url == "/api/catalog/refresh"]
+    assert change
+    assert change[-1].to_json()["meta"]["permission"]["name"] == "catalog.entity.refresh"

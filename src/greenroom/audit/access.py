@@ -36,6 +36,8 @@ class AccessAuditor:
         return self.service.enabled
 
     def is_mutation(self, request: Request, permission: Permission) -> bool:
+        if permission.mutates is not None:
+            return permission.mutates
         return permission.action in MUTATING_ACTIONS or (
             permission.action == "use" and request.method not in SAFE_METHODS
         )

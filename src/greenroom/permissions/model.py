@@ -20,6 +20,10 @@ class Permission:
     action: Action = "use"
     resource_type: str | None = None
     description: str = ""
+    # Whether using it changes something (the audit trail records every decision on a change).
+    # None: create/update/delete do, and a "use" permission does on a non-GET request; a
+    # "use" permission asked through POST only to read (authorize, validate) says False.
+    mutates: bool | None = None
 
     @property
     def is_resource(self) -> bool:

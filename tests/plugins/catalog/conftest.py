@@ -82,4 +82,4 @@ def catalog(make_portal: Callable[..., Portal], tmp_path: Path) -> Iterator[Call
             harness.ingest()
         return harness
 
-    yield build
+    return build

@@ -137,7 +137,8 @@ def test_paginated_list_orders_by_ref_and_sets_link_header(cat):
     assert response.status_code == 200
     assert response.json() == [{"metadata": {"name": "org-root"}}]
     link = response.headers["link"]
-    assert link.startswith("</entities?") and link.endswith('>; rel="next"')
+    assert link.startswith("</entities?")
+    assert link.endswith('>; rel="next"')
     after = [p.split("=", 1)[1] for p in link[1:].split(">")[0].split("?", 1)[1].split("&") if p.startswith("after=")]
     assert after
     second = cat.get("/entities", params={"filter": "kind=group", "fields": "metadata.name",
@@ -181,7 +182,8 @@ def test_by_refs_with_filter_fields_and_query(cat):
     query = {"entityRefs": ["component:default/checkout", "component:default/ledger"],
              "query": {"spec.lifecycle": "production"}}
     items = cat.post("/entities/by-refs", json=query).json()["items"]
-    assert items[0] is None and items[1]["metadata"]["name"] == "ledger"
+    assert items[0] is None
+    assert items[1]["metadata"]["name"] == "ledger"
     assert cat.post("/entities/by-refs", json={}).status_code == 400
     assert cat.post("/entities/by-refs", json={"entityRefs": []}).json() == {"items": []}
 
@@ -217,7 +219,9 @@ def test_ancestry_walks_up_to_the_generated_location(cat):
     body = response.json()
     assert body["rootEntityRef"] == "component:default/checkout"
     chain = [item["entity"]["metadata"]["name"] for item in body["items"]]
-    assert chain[0] == "checkout" and chain[1] == "example" and chain[2].startswith("generated-")
+    assert chain[0] == "checkout"
+    assert chain[1] == "example"
+    assert chain[2].startswith("generated-")
     assert body["items"][0]["parentEntityRefs"] == ["location:default/example"]
     assert body["items"][-1]["parentEntityRefs"] == []
     missing = cat.get("/entities/by-name/component/default/nope/ancestry")
@@ -237,7 +241,8 @@ def test_validate_entity_valid_invalid_and_location_errors(cat):
                                 "'lifecycle' - missingProperty: lifecycle")
     entity["spec"]["lifecycle"] = "production"
     ok = cat.post("/validate-entity", json={"entity": entity, "location": "url:https://example.com/x.yaml"})
-    assert ok.status_code == 200 and ok.content == b""
+    assert ok.status_code == 200
+    assert ok.content == b""
     file_location = cat.post("/validate-entity", json={"entity": entity, "location": "file:/etc/passwd"})
     assert file_location.json()["errors"][0]["message"].startswith("Invalid location ref file:/etc/passwd")
     unknown_kind = dict(entity, kind="Widget")

@@ -29,7 +29,8 @@ def test_register_url_location_ingests_its_tree(cat, repo):
     body = response.json()
     assert body["entities"] == []
     location_id = body["location"]["id"]
-    assert body["location"]["type"] == "url" and body["location"]["target"] == url
+    assert body["location"]["type"] == "url"
+    assert body["location"]["target"] == url
     assert body["location"]["entityRef"].startswith("location:default/generated-")
     registered = cat.entity("component:default/registered")
     annotations = registered["metadata"]["annotations"]
@@ -140,10 +141,12 @@ def test_locations_by_query_pages_and_filters(cat, repo):
     for url in urls:
         cat.post("/locations", json={"type": "url", "target": url})
     page = cat.post("/locations/by-query", json={"limit": 2}).json()
-    assert page["totalItems"] == 3 and len(page["items"]) == 2
+    assert page["totalItems"] == 3
+    assert len(page["items"]) == 2
     assert list(page["items"][0]) == ["id", "target", "type", "entityRef"]
     rest = cat.post("/locations/by-query", json={"cursor": page["pageInfo"]["nextCursor"]}).json()
-    assert len(rest["items"]) == 1 and rest["pageInfo"] == {}
+    assert len(rest["items"]) == 1
+    assert rest["pageInfo"] == {}
     ids = [i["id"] for i in page["items"] + rest["items"]]
     assert ids == sorted(ids)
     one = cat.post("/locations/by-query", json={"query": {"TARGET": urls[1].upper()}}).json()

@@ -59,7 +59,8 @@ def test_first_run_with_broken_yaml_stores_nothing_but_reports_it(catalog):
     assert cat.get("/entities").json() == []
     item = status(cat)[0]
     assert item["entityCount"] == 0
-    assert item["errors"] and "YAML error" in item["errors"][0]["message"]
+    assert item["errors"]
+    assert "YAML error" in item["errors"][0]["message"]
 
 
 def test_entity_that_becomes_invalid_keeps_last_good_version_with_status(catalog):
@@ -120,7 +121,7 @@ def test_conflict_between_two_config_locations(catalog, tmp_path):
                                                          {"type": "file", "target": str(second)}]}})
     entity = cat.entity("component:default/shared")
     assert entity["metadata"]["annotations"]["backstage.io/managed-by-location"] == f"file:{first}"
-    second_status = [s for s in status(cat) if s["location"]["target"] == str(second)][0]
+    second_status = next(s for s in status(cat) if s["location"]["target"] == str(second))
     assert second_status["warnings"][0]["name"] == "ConflictError"
 
 

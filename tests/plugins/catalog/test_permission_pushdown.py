@@ -34,9 +34,11 @@ def test_owner_condition_limits_lists_counts_and_pages(cat):
     queries = cat.service.queries
     assert names(queries.list_all(None, [], restrict)) == ["checkout", "pay-service"]
     page = queries.query(QueryRequest(limit=1), restrict)
-    assert page.total_items == 2 and len(page.items) == 1
+    assert page.total_items == 2
+    assert len(page.items) == 1
     rest = queries.query(QueryRequest(limit=1, cursor=decode_cursor(page.next_cursor)), restrict)
-    assert len(rest.items) == 1 and rest.next_cursor is None
+    assert len(rest.items) == 1
+    assert rest.next_cursor is None
     assert names(page.items + rest.items) == ["checkout", "pay-service"]
 
 
@@ -51,7 +53,8 @@ def test_by_refs_and_by_name_hide_what_is_not_allowed(cat):
     restrict = criteria_to_sql(OWNED_BY_ROOT)
     queries = cat.service.queries
     found = queries.by_refs(["component:default/ledger", "component:default/checkout"], None, restrict)
-    assert found[0] is not None and found[1] is None
+    assert found[0] is not None
+    assert found[1] is None
     assert queries.by_ref("component:default/checkout", restrict) is None
 
 

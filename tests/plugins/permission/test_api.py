@@ -60,8 +60,10 @@ def test_roles_crud_with_rhdh_shapes(api):
     assert carol.post("/api/permission/roles", json=ROLE).status_code == 201
     [role] = carol.get("/api/permission/roles/role/default/rest-role").json()
     assert role["memberReferences"] == ["user:default/alice"]
-    assert role["metadata"]["source"] == "rest" and role["metadata"]["description"] == "made through the API"
-    assert role["metadata"]["author"] == "user:default/carol" and role["metadata"]["owner"] == "user:default/carol"
+    assert role["metadata"]["source"] == "rest"
+    assert role["metadata"]["description"] == "made through the API"
+    assert role["metadata"]["author"] == "user:default/carol"
+    assert role["metadata"]["owner"] == "user:default/carol"
     assert role["metadata"]["createdAt"].endswith(" GMT")
     assert error(carol.post("/api/permission/roles", json=ROLE))[:2] == (409, "ConflictError")
 
@@ -105,7 +107,8 @@ def test_roles_crud_with_rhdh_shapes(api):
 ])
 def test_bad_role_bodies(api, body, message):
     code, _name, text = error(api.carol.post("/api/permission/roles", json=body))
-    assert code in (400, 409) and text.startswith(message)
+    assert code in (400, 409)
+    assert text.startswith(message)
 
 
 def test_roles_from_files_and_config_are_read_only(api):
@@ -220,7 +223,8 @@ def test_plugin_metadata_routes(api):
     [rules] = api.carol.get("/api/permission/plugins/condition-rules").json()
     assert rules["pluginId"] == "catalog"
     owner = next(r for r in rules["rules"] if r["name"] == "IS_ENTITY_OWNER")
-    assert owner["paramsSchema"]["required"] == ["claims"] and owner["resourceType"] == "catalog-entity"
+    assert owner["paramsSchema"]["required"] == ["claims"]
+    assert owner["resourceType"] == "catalog-entity"
     metadata = api.carol.get("/api/permission/.well-known/backstage/permissions/metadata").json()
     assert {p["name"] for p in metadata["permissions"]} == {"policy.entity.read", "policy.entity.create",
                                                             "policy.entity.update", "policy.entity.delete"}

@@ -141,7 +141,8 @@ def test_conditional_grants_combine_with_any_of_and_resolve_aliases(rbac_portal)
                             "params": {"kinds": ["Component", "API", "Group", "User", "Location"]}}}]},
     ]}
     decision = alice.decision()
-    assert decision.plugin_id == "catalog" and decision.resource_type == "catalog-entity"
+    assert decision.plugin_id == "catalog"
+    assert decision.resource_type == "catalog-entity"
     # delete is mapped only by the owners role; refresh (update) by none
     assert handle.rbac.evaluate("user:default/bob", DELETE).criteria == {"anyOf": [
         {"rule": "IS_ENTITY_OWNER", "resourceType": "catalog-entity",

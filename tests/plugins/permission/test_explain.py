@@ -90,7 +90,8 @@ def test_authorize_with_backstages_shapes(setup):
 def test_authorize_refuses_bad_requests(setup, body, message):
     with setup.server.client(headers=setup.headers("user:default/alice")) as alice:
         response = alice.post("/api/permission/authorize", json=body)
-    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
 
 
 def test_explain_names_roles_paths_lines_and_rules(setup):
@@ -100,13 +101,15 @@ def test_explain_names_roles_paths_lines_and_rules(setup):
         assert answer["result"] == "ALLOW"
         [role] = [r for r in answer["roles"] if r["role"] == "role:default/platform"]
         assert role["via"][0]["path"] == ["user:default/alice", "group:default/team-a", "group:default/platform"]
-        assert role["via"][0]["membership"]["line"] == 4 and role["via"][0]["membership"]["source"] == "csv-file"
+        assert role["via"][0]["membership"]["line"] == 4
+        assert role["via"][0]["membership"]["source"] == "csv-file"
         assert answer["grants"]["allow"][0]["origin"]["line"] == 2
 
         owned = carol.post("/api/permission/x-greenroom/explain", json={
             "user": "user:default/alice", "permission": "catalog.entity.delete",
             "resourceRef": "component:default/payments"}).json()
-        assert owned["decision"] == "CONDITIONAL" and owned["result"] == "ALLOW"
+        assert owned["decision"] == "CONDITIONAL"
+        assert owned["result"] == "ALLOW"
         assert "matches component:default/payments" in owned["reason"]
         [trace] = owned["resource"]["conditions"]
         assert [leaf["matched"] for leaf in trace["trace"]["anyOf"]] == [True, False]
@@ -115,16 +118,19 @@ def test_explain_names_roles_paths_lines_and_rules(setup):
         other = carol.post("/api/permission/x-greenroom/explain", json={
             "user": "user:default/alice", "permission": "catalog.entity.delete",
             "resourceRef": "component:default/checkout"}).json()
-        assert other["result"] == "DENY" and other["reason"].startswith("no condition of role:default/owners")
+        assert other["result"] == "DENY"
+        assert other["reason"].startswith("no condition of role:default/owners")
 
         missing = carol.post("/api/permission/x-greenroom/explain", json={
             "user": "user:default/alice", "permission": "catalog.entity.delete",
             "resourceRef": "component:default/nope"}).json()
-        assert missing["result"] == "DENY" and missing["resource"]["exists"] is False
+        assert missing["result"] == "DENY"
+        assert missing["resource"]["exists"] is False
 
         bad = carol.post("/api/permission/x-greenroom/explain", json={"user": "user:default/alice",
                                                                       "permission": "catalog.entity.eat"})
-        assert bad.status_code == 400 and "unknown permission 'catalog.entity.eat'" in bad.json()["error"]["message"]
+        assert bad.status_code == 400
+        assert "unknown permission 'catalog.entity.eat'" in bad.json()["error"]["message"]
 
 
 def run(*args: str):
@@ -139,7 +145,8 @@ def test_cli_explain_exit_codes_and_json(setup):
     assert json.loads(allowed.stdout)["result"] == "ALLOW"
     denied = run("policy", "explain", "--user", "user:default/mallory", "--permission", "catalog.entity.delete",
                  "--format", "json", "--config", config)
-    assert denied.exit_code == 1 and json.loads(denied.stdout)["result"] == "DENY"
+    assert denied.exit_code == 1
+    assert json.loads(denied.stdout)["result"] == "DENY"
     assert "role:default/blocked" in json.loads(denied.stdout)["reason"]
     conditional = run("policy", "explain", "--user", "user:default/alice", "--permission", "catalog.entity.delete",
                       "--config", config)
@@ -150,7 +157,8 @@ def test_cli_explain_exit_codes_and_json(setup):
     assert text.exit_code == 0
     assert "via user:default/alice -> group:default/team-a -> group:default/platform" in text.stdout
     unknown = run("policy", "explain", "--user", "user:default/alice", "--permission", "nope", "--config", config)
-    assert unknown.exit_code == 2 and "unknown permission 'nope'" in unknown.output
+    assert unknown.exit_code == 2
+    assert "unknown permission 'nope'" in unknown.output
     not_a_user = run("policy", "explain", "--user", "group:default/a", "--permission", "nope", "--config", config)
     assert not_a_user.exit_code == 2
 
@@ -174,9 +182,17 @@ def test_cli_policy_test_passes_fails_with_a_diff_and_refuses_bad_files(setup, t
     failed = run("policy", "test", str(table), "--config", config)
     assert failed.exit_code == 1
     assert f"FAIL user:default/alice catalog.entity.delete on component:default/checkout ({table}:3)" in failed.stdout
-    assert "- expected ALLOW" in failed.stdout and "+ actual   DENY" in failed.stdout
+    assert "- expected ALLOW" in failed.stdout
+    assert "+ actual   DENY" in failed.stdout
     as_json = json.loads(run("policy", "test", str(table), "--format", "json", "--config", config).stdout)
     assert (as_json["passed"], as_json["failed"]) == (1, 1)
+    wrong = tmp_path / "wrong.yaml"  # a YAML case's failure names the line the case is on
+    wrong.write_text("cases:\n"
+                     "  - {user: user:default/bob, permission: catalog.entity.read, expect: DENY}\n"
+                     "  - user: user:default/bob\n    permission: catalog.entity.read\n    expect: ALLOW\n")
+    failed_yaml = run("policy", "test", str(wrong), "--config", config)
+    assert failed_yaml.exit_code == 1
+    assert f"({wrong}:3)" in failed_yaml.stdout, failed_yaml.stdout
     for content, message in (("- {user: user:default/a, permission: x, expect: MAYBE}\n", "expect must be one of"),
                              ("user,expect\nuser:default/a,ALLOW\n", "missing: permission"),
                              ("[unclosed\n", "expected ','"),
@@ -196,13 +212,15 @@ def test_access_review(setup):
     assert {"role": "role:default/platform", "member": "group:default/ghost-team", "kind": "group",
             "origin": f"{setup.csv}:8"} in report["missingMembers"]
     inactive = {u["ref"] for u in report["inactiveUsers"]}
-    assert "user:default/bob" in inactive and "user:default/alice" not in inactive
+    assert "user:default/bob" in inactive
+    assert "user:default/alice" not in inactive
     users = {u["ref"]: u for u in report["users"]}
     assert users["user:default/alice"]["lastSeen"].startswith(time.strftime("%Y-%m-%d", time.gmtime()))
     assert "catalog.entity.read" in users["user:default/alice"]["allow"]
     assert users["user:default/alice"]["conditional"] == ["catalog.entity.delete"]
     assert users["user:default/bob"]["allow"] == ["permission.authorize"]
-    assert users["user:default/erin"]["superUser"] is True and "catalog.entity.delete" in users["user:default/erin"][
+    assert users["user:default/erin"]["superUser"] is True
+    assert "catalog.entity.delete" in users["user:default/erin"][
         "allow"]
     assert "policy.entity.update" in users["user:default/carol"]["allow"]
     roles = {r["name"]: r for r in report["roles"]}
@@ -215,4 +233,6 @@ def test_access_review(setup):
     assert any(r["kind"] == "user-permission" and r["subject"] == "user:default/alice" and r["result"] == "CONDITIONAL"
                for r in rows)
     table = run("access-review", "--config", config)
-    assert table.exit_code == 0 and "Findings" in table.stdout and "group:default/ghost-team" in table.stdout
+    assert table.exit_code == 0
+    assert "Findings" in table.stdout
+    assert "group:default/ghost-team" in table.stdout

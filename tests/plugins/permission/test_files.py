@@ -84,7 +84,8 @@ def test_valid_real_world_files_load_unchanged_and_the_invalid_one_is_reported(n
         found = [p for p in problems if p.severity == "error"]
     if name == INVALID_FIXTURE:
         assert [(p.file, p.line) for p in found] == [(name, 1), (name, 2), (name, 3), (name, 4)]
-        assert "user:default/" in found[0].message and "full entity reference" in found[0].message
+        assert "user:default/" in found[0].message
+        assert "full entity reference" in found[0].message
         assert "'effect' has invalid value: 'temp'" in found[3].message
         return
     assert found == [], [str(p) for p in found]
@@ -218,7 +219,8 @@ def test_condition_depth_and_size_limits(vocabulary):
     for _ in range(12):
         deep = {"not": deep}
     found = conditional_errors([variant(conditions=deep)], vocabulary)
-    assert found and "depth exceeds maximum of 12" in found[0][1]
+    assert found
+    assert "depth exceeds maximum of 12" in found[0][1]
     wide = {"anyOf": [condition("IS_ENTITY_KIND", kinds=[str(i)]) for i in range(65)]}
     assert "supports at most 64 items" in conditional_errors([variant(conditions=wide)], vocabulary)[0][1]
     many = [variant(roleEntityRef=f"role:default/r{i}") for i in range(4)]
@@ -235,7 +237,8 @@ def test_a_yaml_bomb_is_refused_before_it_expands(vocabulary):
         bomb += f"{level}: &{level} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, " \
                 f"*{previous}, *{previous}, *{previous}, *{previous}]\n"
     found = conditional_errors(bomb, vocabulary)
-    assert len(found) == 1 and "alias" in found[0][1].lower()
+    assert len(found) == 1
+    assert "alias" in found[0][1].lower()
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -15,6 +15,7 @@ POLICY_DELETE = Permission("policy.entity.delete", "delete", RESOURCE_TYPE_POLIC
                            "delete roles, permission policies and conditions")
 # Not RHDH's: Backstage's `/authorize` needs no permission, but every greenroom route names one.
 # The RBAC policy grants it to every signed-in principal: it only answers about the caller.
-AUTHORIZE = Permission("permission.authorize", "use", None, "ask which of one's own permissions are allowed")
+AUTHORIZE = Permission("permission.authorize", "use", None, "ask which of one's own permissions are allowed",
+                       mutates=False)
 
 ALL = (POLICY_READ, POLICY_CREATE, POLICY_UPDATE, POLICY_DELETE, AUTHORIZE)

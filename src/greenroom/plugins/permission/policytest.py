@@ -111,7 +111,20 @@ def load_cases(path: Path) -> list[Case]:
         value = value["cases"]
     if not isinstance(value, list) or not value:
         raise InputError(f"{source}:{documents[0].line}: expected a non-empty list of cases (or {{cases: [...]}})")
-    return [_case(item, documents[0].line, f"{source} case {index + 1}") for index, item in enumerate(value)]
+    lines = _item_lines(data, len(value)) or [documents[0].line] * len(value)
+    return [_case(item, lines[index], f"{source} case {index + 1}") for index, item in enumerate(value)]
+
+
+def _item_lines(data: str, count: int) -> list[int] | None:
+    """The line each case starts on (the text already passed yamlsafe's limits)."""
+    import yaml
+
+    node = yaml.compose(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if isinstance(node, yaml.MappingNode) and len(node.value) == 1:
+        node = node.value[0][1]
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) != count:
+        return None
+    return [item.start_mark.line + 1 for item in node.value]
 
 
 def run_cases(rbac: RbacService, cases: Sequence[Case]) -> list[Outcome]:

@@ -136,7 +136,7 @@ class RbacService:
                 raise ConfigError("the policy file does not load:\n  " + "\n  ".join(str(p) for p in errors),
                                   path=key)
             for warning in watched.problems:
-                log.warning("policy file warning", extra={"problem": str(warning)})
+                log.warning("policy file warning: %s", warning, extra={"problem": str(warning)})
         self._rebuild()
 
     # -- keeping current -------------------------------------------------------------------
