@@ -115,7 +115,7 @@ def load_cases(path: Path) -> list[Case]:
     return [_case(item, lines[index], f"{source} case {index + 1}") for index, item in enumerate(value)]
 
 
-def _item_lines(data: str, count: int) -> list[int] | None:
+def _item_lines(data: bytes, count: int) -> list[int] | None:
     """The line each case starts on (the text already passed yamlsafe's limits)."""
     import yaml
 
