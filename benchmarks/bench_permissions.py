@@ -17,7 +17,8 @@ sequential requests after warm-up, variants interleaved), p50/p99 of:
 
 * `by-query kind=component limit=100`: the owner user (a conditional decision, pushed into SQL)
   vs the super-user (no condition) — the target is within 1.2x;
-* `by-name` of an entity the owner may read: user token vs a static service token.
+* `by-name` of an entity the owner may read: user token vs a static service token;
+* `entity-facets` of spec.type over components: the owner vs the super-user.
 
 Results go to benchmarks/out/permissions-<db>.json and .md.
 """
@@ -28,6 +29,7 @@ import argparse
 import hashlib
 import json
 import logging
+import random
 import statistics
 import subprocess
 import sys
@@ -145,8 +147,12 @@ def over_http(portal: Any, port: int, variants: dict[str, tuple[str, dict[str, s
                 body = response.json()
                 shapes[name] = ({"items": len(body["items"]), "totalItems": body["totalItems"]}
                                 if isinstance(body, dict) and "items" in body else {"bytes": len(response.content)})
-            for _ in range(requests):  # interleaved, so drift in the machine hits every variant alike
-                for name, (path, headers) in variants.items():
+            order = list(variants)
+            shuffle = random.Random(42).shuffle
+            for _ in range(requests):  # interleaved, so drift in the machine hits every variant alike,
+                shuffle(order)  # in a new order each round (a light request right after a heavy one pays)
+                for name in order:
+                    path, headers = variants[name]
                     start = time.perf_counter_ns()
                     client.get(path, headers=headers)
                     samples[name].append((time.perf_counter_ns() - start) / 1e6)
@@ -183,12 +189,15 @@ def main() -> None:
         # an entity the owner may read, for by-name
         visible = portal.registry.services.get(RBAC)
         sample = _owned_component(portal, claims)
+        facets = "/api/catalog/entity-facets?facet=spec.type&filter=kind=component"
         variants = {
             "by-query, owner (IS_ENTITY_OWNER)": (query, with_owner),
             "by-query, super-user": (query, {"Authorization": f"Bearer {superuser}"}),
             "by-query, static token": (query, {"Authorization": f"Bearer {TOKEN}"}),
             "by-name, owner (user token)": (f"/api/catalog/entities/by-name/{sample}", with_owner),
             "by-name, static token": (f"/api/catalog/entities/by-name/{sample}", {"Authorization": f"Bearer {TOKEN}"}),
+            "facets, owner (IS_ENTITY_OWNER)": (facets, with_owner),
+            "facets, super-user": (facets, {"Authorization": f"Bearer {superuser}"}),
         }
         del visible
         results = over_http(portal, args.port, variants, args.requests)
@@ -201,6 +210,8 @@ def main() -> None:
                                              / results["by-query, super-user"]["p50_ms"], 3),
         "by-name user token / static token": round(results["by-name, owner (user token)"]["p50_ms"]
                                                    / results["by-name, static token"]["p50_ms"], 3),
+        "facets owner / super-user": round(results["facets, owner (IS_ENTITY_OWNER)"]["p50_ms"]
+                                           / results["facets, super-user"]["p50_ms"], 3),
     }
     report = {"n": args.n, "db": args.db, "requests": args.requests, "ownerClaims": claims, "results": results,
               "ratios": ratios, "catalogSha256": hashlib.sha256((workdir / "catalog-generated.yaml").read_bytes())

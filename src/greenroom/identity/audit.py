@@ -76,7 +76,8 @@ class AuditSink(Protocol):
 
 
 class LogAuditSink:
-    """Structured log lines until the audit trail stores events."""
+    """Structured log lines: the sink of an identity service built without the stored trail
+    (greenroom.audit.identity_sink.StoredAuditSink is the one the portal uses)."""
 
     @property
     def enabled(self) -> bool:

@@ -1,11 +1,10 @@
 """Policy: who may do what. Deny unless something grants.
 
-Until role-based policy lands, the grants are the ones the foundation needs: the local
-admin of zero-config mode and internal jobs may do everything; a service credential from
-`backend.auth.externalAccess` may do what its `accessRestrictions` allow (everything when
-it has none, as in Backstage); anyone else is denied.
-
-INTERIM, until RBAC: users listed as RBAC admins in Red Hat Developer Hub's key
+The foundation policy holds when no policy plugin is loaded (the RBAC plugin, `permission`,
+replaces it through PERMISSION_POLICY): the local admin of zero-config mode and internal
+jobs may do everything; a service credential from `backend.auth.externalAccess` may do what
+its `accessRestrictions` allow (everything when it has none, as in Backstage); anyone else
+is denied, except users listed as RBAC admins in Red Hat Developer Hub's key
 
     permission:
       rbac:
@@ -14,8 +13,8 @@ INTERIM, until RBAC: users listed as RBAC admins in Red Hat Developer Hub's key
             - name: user:default/alice
             - name: group:default/platform-admins   # members of the group (ownership refs)
 
-get full access; every other signed-in user gets nothing. When RBAC lands, these admins
-keep their meaning (RHDH's admins) and everyone else gets what their roles grant.
+who get full access; every other signed-in user gets nothing. With the RBAC plugin these
+admins keep RHDH's meaning (they manage policy) and everyone gets what their roles grant.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ class PermissionPolicy(Protocol):
 
 class FoundationPolicy:
     """Deny by default; full access for the local admin, system jobs, service tokens and
-    (interim, until RBAC) the users and groups in `permission.rbac.admin.users`."""
+    (without the RBAC plugin) the users and groups in `permission.rbac.admin.users`."""
 
     def __init__(self, admins: Iterable[str] = ()) -> None:
         self.admins = frozenset(ref.lower() for ref in admins)
