@@ -103,6 +103,9 @@ def database_url_from_config(config: Config) -> tuple[URL, dict[str, Any]]:
 
 
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default
+# PostgreSQL connections kept out of the pool for hot single-row reads, per process (one per
+# thread that asks, up to this many; other threads use the pool).
+MAX_PG_READERS = 4
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -146,7 +149,7 @@ class Database:
         # sqlite3 connection per thread: a fifth of the cost of a pooled SQLAlchemy call.
         self._direct_sqlite = self.is_sqlite and url.database not in (None, "", ":memory:")
         self._readers = threading.local()
-        self._reader_connections: list[sqlite3.Connection] = []
+        self._reader_connections: list[Any] = []
         self._readers_lock = threading.Lock()
 
     def fetch_one(self, sql: str, params: Sequence[Any]) -> Any:
@@ -157,6 +160,18 @@ class Database:
             if reader is None:
                 reader = self._open_reader()
             return reader.execute(sql, params).fetchone()
+        import psycopg
+
+        reader = getattr(self._readers, "connection", None)
+        if reader is None and len(self._reader_connections) < MAX_PG_READERS:
+            reader = self._open_pg_reader()  # None when other threads took the last one
+        if reader is not None:
+            try:
+                with reader.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone()
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                self._forget_reader(reader)  # a dropped connection: the pool below answers this time
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
@@ -166,6 +181,29 @@ class Database:
             return row
         finally:
             raw.close()
+
+    def _open_pg_reader(self) -> Any:
+        """A connection of this thread's own, out of the pool and in autocommit: one round trip
+        per hot read instead of three (the pool's liveness ping, the query, its rollback)."""
+        with self._readers_lock:  # held while connecting: it happens at most MAX_PG_READERS times
+            if len(self._reader_connections) >= MAX_PG_READERS:
+                return None
+            raw = self.engine.raw_connection()
+            reader = raw.driver_connection
+            assert reader is not None
+            raw.detach()
+            reader.autocommit = True
+            self._reader_connections.append(reader)
+        self._readers.connection = reader
+        return reader
+
+    def _forget_reader(self, reader: Any) -> None:
+        with self._readers_lock:
+            if reader in self._reader_connections:
+                self._reader_connections.remove(reader)
+        self._readers.connection = None
+        with contextlib.suppress(Exception):
+            reader.close()
 
     def _open_reader(self) -> sqlite3.Connection:
         assert self.url.database is not None
