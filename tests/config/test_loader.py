@@ -727,6 +727,19 @@ def test_database_url_from_environment_is_redacted(write: Write, load: Load) -> 
     assert config.redact_text(f"connecting to {url}") == "connecting to [REDACTED]"
 
 
+def test_a_password_written_into_a_url_is_redacted(write: Write, load: Load) -> None:
+    """A literal connection string (which `greenroom audit` flags) still never shows its password."""
+    path = write("a.yaml", "backend:\n  database:\n    connection: postgresql://portal:Lit3ral-pw@db:5432/x\n"
+                           "  reading:\n    allow: [{host: 'example.com'}]\n")
+    config = load(path, env={})
+    shown = json.dumps(config.redacted())
+    assert "Lit3ral-pw" not in shown
+    assert "postgresql://portal:[REDACTED]@db:5432/x" in shown
+    assert config.redact_text("could not connect: password Lit3ral-pw rejected") == (
+        "could not connect: password [REDACTED] rejected")
+    assert config.get("backend.database.connection") == "postgresql://portal:Lit3ral-pw@db:5432/x"
+
+
 def test_loader_reads_the_process_environment_when_none_is_given(
     write: Write, monkeypatch: pytest.MonkeyPatch
 ) -> None:

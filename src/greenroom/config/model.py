@@ -16,6 +16,13 @@ REDACTED = "[REDACTED]"
 # or "7007" in a log line would hide more than it protects. Such values are still
 # redacted wherever the config itself is shown, because that works by key.
 MIN_REDACTABLE_LENGTH = 8
+# `scheme://user:password@host`: the password of a URL (e.g. a database connection string).
+_URL_PASSWORD = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)([^@\s]+)@")
+
+
+def _url_password(value: str) -> str | None:
+    match = _URL_PASSWORD.match(value)
+    return match.group(2) if match else None
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -153,6 +160,11 @@ class Config:
         return _covered(path, self.credential_paths)
 
     def _collect_secret_values(self) -> Iterable[str]:
+        for leaf in _leaves(self._data):  # passwords written into URLs (database connections)
+            if isinstance(leaf, str):
+                password = _url_password(leaf)
+                if password is not None and len(password) >= 4:
+                    yield password
         for path in self.secret_paths:
             value = _lookup(self._data, split_path(path))
             for leaf in _leaves(value):
@@ -176,6 +188,8 @@ class Config:
                 return {k: walk(v, f"{path}.{k}" if path else k) for k, v in value.items()}
             if isinstance(value, list):
                 return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if isinstance(value, str) and _url_password(value) is not None:
+                return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
             return value
 
         result: dict[str, Any] = walk(self._data, "")
