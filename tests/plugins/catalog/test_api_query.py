@@ -139,3 +139,28 @@ def test_walking_all_pages_visits_every_entity_once(cat):
             break
         body = cat.get("/entities/by-query", params={"cursor": cursor, "limit": 3, "fields": "metadata.uid"}).json()
     assert len(seen) == ENTITY_COUNT == len(set(seen))
+
+
+@pytest.mark.parametrize("matching", [40, 330])  # read in one pass, and too many for one pass (300)
+def test_full_text_pages_and_totals_whether_few_or_many_match(catalog, matching):
+    docs = [
+        f"apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {prefix}-{i:03d}\n"
+        f"spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+        for prefix, count in (("match", matching), ("other", 25)) for i in range(count)
+    ]
+    cat = catalog({"all.yaml": "---\n".join(docs)})
+    params = {"fullTextFilterTerm": "MATCH", "fullTextFilterFields": "metadata.name",
+              "orderField": "metadata.name,desc", "limit": 15, "fields": "metadata.name"}
+    first = cat.get("/entities/by-query", params=params).json()
+    assert first["totalItems"] == matching
+    expected = [f"match-{i:03d}" for i in reversed(range(matching))]
+    assert names(first) == expected[:15]
+    seen, body = names(first), first
+    while "nextCursor" in body["pageInfo"]:
+        body = cat.get("/entities/by-query", params={"cursor": body["pageInfo"]["nextCursor"]}).json()
+        assert body["totalItems"] == matching
+        seen += names(body)
+    assert seen == expected
+    offset = cat.get("/entities/by-query", params={**params, "offset": 10, "limit": 5}).json()
+    assert names(offset) == expected[10:15]
+    assert offset["totalItems"] == matching

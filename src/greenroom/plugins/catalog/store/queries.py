@@ -25,6 +25,8 @@ from greenroom.plugins.catalog.store.writer import chunks
 
 DEFAULT_QUERY_LIMIT = 200
 UNPAGINATED_BATCH = 10_000
+# A full-text first page whose matches are at most this many is read in one pass (page + count).
+SINGLE_PASS_MAX = 300
 
 
 @dataclass
@@ -320,14 +322,6 @@ class CatalogQueries:
         where = and_(*conditions)
 
         with self.database.engine.connect() as connection:
-            if cursor is not None:
-                total = int(cursor.get("totalItems") or 0)
-            elif request.include_total:
-                total = int(connection.execute(select(func.count()).select_from(source).where(where)).scalar() or 0)
-            else:
-                total = 0
-            if request.limit == 0:
-                return QueryPage([], total, None, None)
             columns = [e.c.id, e.c.pk] + ([value_col] if value_col is not None else [])
             stmt: Select[Any] = select(*columns).select_from(source).where(where)
             is_previous = bool(cursor and cursor.get("isPrevious"))
@@ -336,10 +330,31 @@ class CatalogQueries:
                 stmt = stmt.where(self._after(cursor["orderFieldValues"], value_col, forward_desc))
             order_cols = ([self._c(value_col)] if value_col is not None else []) + [self._c(e.c.id)]
             stmt = stmt.order_by(*(c.desc() if forward_desc else c.asc() for c in order_cols))
-            if cursor is None and request.offset:
-                stmt = stmt.offset(request.offset)
-            stmt = stmt.limit(request.limit + (0 if is_previous else 1))
-            rows = list(connection.execute(stmt))
+            rows: list[Any] | None = None
+            if cursor is not None:
+                total = int(cursor.get("totalItems") or 0)
+            elif request.include_total and term and request.limit:
+                # A full-text first page usually matches few entities: one query that reads
+                # them all (sorted) gives both the page and the count, instead of two passes
+                # over the term match. Many matches: the count and the page as below.
+                everything = list(connection.execute(stmt.limit(SINGLE_PASS_MAX + 1)))
+                if len(everything) <= SINGLE_PASS_MAX:
+                    total = len(everything)
+                    rows = everything[request.offset:request.offset + request.limit + 1]
+                else:
+                    total = int(connection.execute(select(func.count()).select_from(source).where(where)).scalar()
+                                or 0)
+            elif request.include_total:
+                total = int(connection.execute(select(func.count()).select_from(source).where(where)).scalar() or 0)
+            else:
+                total = 0
+            if request.limit == 0:
+                return QueryPage([], total, None, None)
+            if rows is None:
+                if cursor is None and request.offset:
+                    stmt = stmt.offset(request.offset)
+                stmt = stmt.limit(request.limit + (0 if is_previous else 1))
+                rows = list(connection.execute(stmt))
             has_more = not is_previous and len(rows) > request.limit
             rows = rows[: request.limit]
             if is_previous:
