@@ -27,4 +27,6 @@ fi
 # PostgreSQL for the PostgreSQL variant of every storage test (127.0.0.1:5432, trust auth).
 export GREENROOM_TEST_PG_URL=${GREENROOM_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
-exec .venv/bin/python -m pytest -q "$@"
+# In parallel (pytest-xdist, one worker more than CPUs; PYTEST_WORKERS overrides): the suite
+# is mostly real servers, browsers and databases waiting on each other.
+exec .venv/bin/python -m pytest -q -n "${PYTEST_WORKERS:-$(( $(nproc) + 1 ))}" "$@"
