@@ -156,3 +156,18 @@ def test_audit_forwarding_in_plain_text(audit):
                   "    syslog:\n      host: 127.0.0.1\n")
     assert "GR-CORE-010" not in ids(local)
     assert "GR-CORE-010" not in ids(audit("audit:\n  forwarding:\n    webhook:\n      url: https://siem.example.com/\n"))
+
+
+# -- GR-CORE-011 security plugins switched off -------------------------------------------------------------
+
+
+def test_rbac_or_audit_plugin_switched_off(audit):
+    report = audit("plugins:\n  allow: []\n  disabled: [ui, permission, audit]\n")
+    found = findings(report, "GR-CORE-011")
+    assert [f.location.key for f in found] == ["plugins.disabled[1]", "plugins.disabled[2]"]
+    assert {f.severity for f in found} == {Severity.HIGH}
+
+
+def test_other_disabled_plugins_pass(audit):
+    assert "GR-CORE-011" not in ids(audit("plugins:\n  allow: []\n  disabled: [ui]\n"))
+    assert "GR-CORE-011" not in ids(audit(GREENROOM))

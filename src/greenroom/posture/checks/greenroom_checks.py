@@ -339,3 +339,30 @@ def audit_forwarding_plaintext(ctx: AuditContext) -> Iterator[Hit]:
         protocol = ctx.text("audit.forwarding.syslog.protocol") or "udp"
         yield Hit(f"audit events go to syslog at {host} unencrypted ({protocol})", key="audit.forwarding.syslog.host",
                   evidence=f"host: {host}, protocol: {protocol}", severity=Severity.LOW)
+
+
+@check(
+    id="GR-CORE-011",
+    title="A built-in security plugin switched off",
+    severity=Severity.HIGH,
+    category="greenroom",
+    flavors=("greenroom",),
+    why="""Without the RBAC plugin the foundation policy decides: the users in
+    `permission.rbac.admin.users` get full access, including what RBAC would only let them
+    manage, and no role or condition applies. Without the audit plugin nobody can read,
+    export or verify the trail over the API.""",
+    remediation="""
+        plugins:
+          disabled: []        # keep permission and audit on
+    """,
+)
+def security_plugins_off(ctx: AuditContext) -> Iterator[Hit]:
+    """Reports `permission` or `audit` in `plugins.disabled`."""
+    for index, item in enumerate(ctx.items("plugins.disabled")):
+        plugin_id = str(item)
+        if plugin_id == "permission":
+            yield Hit("the RBAC plugin is switched off: the foundation policy gives RBAC admins full access",
+                      key=f"plugins.disabled[{index}]", evidence="plugins.disabled: [permission]")
+        elif plugin_id == "audit":
+            yield Hit("the audit plugin is switched off: the trail cannot be read, exported or verified over the API",
+                      key=f"plugins.disabled[{index}]", evidence="plugins.disabled: [audit]")

@@ -153,8 +153,8 @@ def rbac_without_admin(ctx: AuditContext) -> Iterator[Hit]:
     severity_note="high for guest or group super-users, medium for named super-users",
     category="permissions",
     why="""Super-users bypass every policy, deny rules included (an explanation can only say
-    "super-user", and Backstage/RHDH give none); making the guest user (or a whole group) an administrator or super-user hands
-    the portal to anyone who can sign in as them.""",
+    "super-user", and Backstage/RHDH give none); making the guest user (or a whole group) an
+    administrator or super-user hands the portal to anyone who can sign in as them.""",
     remediation="""
         permission:
           rbac:
