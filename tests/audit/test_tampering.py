@@ -189,7 +189,7 @@ def test_the_verify_command_exits_non_zero_and_says_where(chain, tmp_path):
     report = json.loads(as_json.stdout)
     assert report["ok"] is False
     assert report["problems"][0]["sequence"] == 3
-    assert report["problems"][0]["eventId"] == victim.id
+    assert report["problems"][0]["id"] == victim.id
 
 
 def test_the_verify_command_refuses_bad_input(tmp_path):

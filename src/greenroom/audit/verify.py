@@ -43,7 +43,7 @@ class Problem:
     event: str | None = None  # the event's id
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "sequence": self.seq, "eventId": self.event, "message": self.message}
+        return {"kind": self.kind, "sequence": self.seq, "id": self.event, "message": self.message}
 
     def __str__(self) -> str:
         where = f"seq {self.seq}" if self.seq is not None else "chain"
@@ -130,8 +130,9 @@ def verify_chain(database: Database, *, signer: Signer | None = None) -> Report:
             report.problems.append(Problem("inserted", "sequence number at or before the prune checkpoint "
                                            f"(seq {report.anchor_seq}): inserted", event.seq, event.id))
         elif event.seq > expected_seq:
-            gap = f"{expected_seq}" if event.seq == expected_seq + 1 else f"{expected_seq}-{event.seq - 1}"
-            report.problems.append(Problem("deleted", f"events {gap} are missing (deleted)", expected_seq))
+            gap = f"event {expected_seq} is" if event.seq == expected_seq + 1 else \
+                f"events {expected_seq}-{event.seq - 1} are"
+            report.problems.append(Problem("deleted", f"{gap} missing (deleted)", expected_seq))
         if event.computed_hash() != event.hash:
             report.problems.append(Problem("edited", "the event's content does not match its hash: it was edited "
                                            "(or its sequence number was changed)", event.seq, event.id))
