@@ -136,6 +136,18 @@ def test_config_check_reports_key_and_line(tmp_path):
     assert f"{config}:3" in result.stderr
 
 
+def test_config_check_validates_the_audit_and_auth_sections(tmp_path):
+    config = tmp_path / "app-config.yaml"
+    config.write_text("audit:\n  enabled: true\n  retention: {days: 30, dangerouslyDelete: yes}\n", encoding="utf-8")
+    result = greenroom("config", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert "audit.retention.dangerouslyDelete" in result.stderr
+    config.write_text("auth:\n  backstageTokenExpiration: {hours: 5}\n", encoding="utf-8")
+    result = greenroom("config", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert "backstageTokenExpiration" in result.stderr
+
+
 def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -160,12 +160,17 @@ def config_print(
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
-    """Load and validate the configuration (exit 0 when it is usable)."""
+    """Load and validate the configuration (exit 0 when it is usable): the core keys, `audit`, and
+    the identity settings; plugins validate their own sections when `serve` starts them."""
+    from greenroom.audit.settings import load_audit_settings
     from greenroom.config.schema import validate_core
+    from greenroom.identity.config import load_settings
 
     try:
         cfg = load(config, resolve_secrets=False)
-        validate_core(cfg)
+        core = validate_core(cfg)
+        load_audit_settings(cfg, production=core.app.production)
+        load_settings(cfg, production=core.app.production, local_mode=False)
     except GreenroomError as exc:
         raise fail(exc, 1) from None
     out.print("configuration is valid")
