@@ -1,7 +1,14 @@
 """What audit recording costs a mutation: the same requests with the audit trail on and off.
 
-    python benchmarks/bench_audit.py                  # SQLite
+    python benchmarks/bench_audit.py                  # SQLite, the 10k synthetic catalog
     python benchmarks/bench_audit.py --db postgres    # PostgreSQL at 127.0.0.1:5432 (db `test`)
+    python benchmarks/bench_audit.py --n 0            # a catalog of bare components only
+
+With `--n N` (default 10000) each portal holds the synthetic catalog of
+../shared/bench/backstage/gen_catalog.py (seed 42, the mix every other benchmark uses: deleting
+a component restitches its owner group and system, as in a real catalog); with `--n 0` only
+`--deletes + 50` components whose owner does not exist (the cheapest possible change, where the
+audit event's fixed cost is the largest share).
 
 Two portals with the same catalog, each on its own database and its own uvicorn server on
 127.0.0.1: one with the default audit settings, one with `audit.enabled: false` (the opt-in
@@ -77,7 +84,8 @@ class Files:
         return f"http://127.0.0.1:{self.port}/{name}"
 
 
-def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, files: Files) -> Any:
+def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, files: Files,
+          synthetic: int = 0) -> Any:
     import yaml
 
     from greenroom.app import create_portal
@@ -86,13 +94,22 @@ def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, f
     from greenroom.plugins.catalog.plugin import CATALOG
 
     catalog = tmp / "catalog.yaml"
-    catalog.write_text("---\n".join(component(f"c-{i:05d}") for i in range(entities)), encoding="utf-8")
+    if synthetic:
+        sys.path.insert(0, str(ROOT.parent / "shared" / "bench" / "backstage"))
+        import gen_catalog
+
+        with catalog.open("w", encoding="utf-8") as out:
+            gen_catalog.generate(synthetic, out)
+    else:
+        catalog.write_text("---\n".join(component(f"c-{i:05d}") for i in range(entities)), encoding="utf-8")
     config = {
         "backend": {"database": db_config,
                     "auth": {"externalAccess": [{"type": "static", "options": {"token": TOKEN, "subject": "bench"}}]},
                     "reading": {"allow": [{"host": f"127.0.0.1:{files.port}",
                                            "dangerouslyAllowPrivateAddresses": True}]}},
-        "catalog": {"processingInterval": False, "rules": [{"allow": ["Component", "Location"]}],
+        "catalog": {"processingInterval": False,
+                    "rules": [{"allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group",
+                                         "User", "Template"]}],
                     "locations": [{"type": "file", "target": str(catalog)}]},
         "audit": {"enabled": audit},
     }
@@ -142,6 +159,7 @@ def main() -> None:
     parser.add_argument("--deletes", type=int, default=400)
     parser.add_argument("--locations", type=int, default=120)
     parser.add_argument("--reads", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=10_000, help="synthetic catalog size (0: bare components)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -159,18 +177,21 @@ def main() -> None:
             (tmp / mode).mkdir()
             db, drop = database_config(args.db, tmp / mode)
             cleanups.append(drop)
-            portals[mode] = build(db, tmp / mode, audit=mode == "on", entities=args.deletes + 50, files=files)
+            portals[mode] = build(db, tmp / mode, audit=mode == "on", entities=args.deletes + 50, files=files,
+                                  synthetic=args.n)
             server, urls[mode] = serve(portals[mode])
             servers.append(server)
         clients = {m: httpx.Client(base_url=urls[m], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60,
                                    trust_env=False) for m in urls}
-        uids = {m: [e["metadata"]["uid"] for e in clients[m].get(
-            "/api/catalog/entities", params={"filter": "kind=component", "fields": "metadata.uid"}).json()]
+        listed = {m: clients[m].get("/api/catalog/entities", params={
+            "filter": "kind=component", "fields": "metadata.uid,metadata.name", "order": "asc:metadata.name"}).json()
             for m in urls}
+        uids = {m: [e["metadata"]["uid"] for e in listed[m]] for m in urls}
+        names = [e["metadata"]["name"] for e in listed["on"]]  # the same catalog on both sides
         results: dict[str, Any] = {}
 
         def read(mode: str, i: int) -> None:
-            name = f"c-{(args.deletes + i % 50):05d}"
+            name = names[args.deletes + i % 50]
             assert clients[mode].get(f"/api/catalog/entities/by-name/component/default/{name}").status_code == 200
 
         interleaved(100, read)  # warm-up
@@ -197,7 +218,8 @@ def main() -> None:
         results["POST /locations"] = interleaved(args.locations, post)
         results["DELETE /locations/:id"] = interleaved(args.locations, unregister)
 
-        report: dict[str, Any] = {"db": args.db, "python": sys.version.split()[0], "results": {}}
+        report: dict[str, Any] = {"db": args.db, "catalog": args.n or f"{args.deletes + 50} bare components",
+                                  "python": sys.version.split()[0], "results": {}}
         for name, samples in results.items():
             on, off = summary(samples["on"]), summary(samples["off"])
             report["results"][name] = {"audit on": on, "audit off": off,
@@ -224,7 +246,8 @@ def main() -> None:
     for name, row in report["results"].items():
         print(f"{name:24} {row['audit on']['p50_ms']:9.3f} {row['audit off']['p50_ms']:9.3f} {row['ratio_p50']:7.3f} "
               f"{row['audit on']['mean_ms']:9.3f} {row['audit off']['mean_ms']:9.3f} {row['ratio_mean']:7.3f}")
-    print(f"events recorded: {report['audit events recorded']}, chain intact: {report['chain intact']}")
+    print(f"catalog: {report['catalog']}; events recorded: {report['audit events recorded']}, "
+          f"chain intact: {report['chain intact']}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from greenroom.plugins.catalog.processing.locations import (
 from greenroom.plugins.catalog.processing.pipeline import TreeReader, TreeResult
 from greenroom.plugins.catalog.processing.rules import RulesEnforcer
 from greenroom.plugins.catalog.store import tables
-from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter
+from greenroom.plugins.catalog.store.writer import ApplyStats, CatalogWriter, is_big
 
 # After an ingestion that changed at least this many entities, PostgreSQL's statistics of the
 # catalog tables are refreshed at once (Database.refresh_statistics), not whenever autovacuum runs.
@@ -132,7 +132,8 @@ class Ingestor:
             recorder = RecordingReader(self.read_url)
             result = self.reader(recorder, progress).read(spec)
             stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()), audit=self._audit(spec, cause))
-            self.database.checkpoint()
+            if is_big(result):  # small trees leave it to SQLite's automatic checkpoints
+                self.database.checkpoint()
             if stats.inserted + stats.updated + stats.deleted + stats.orphaned >= ANALYZE_AFTER_ROWS:
                 self.database.refresh_statistics([t.name for t in ANALYZED_TABLES])
             INGEST_DURATION.observe(time.perf_counter() - started)

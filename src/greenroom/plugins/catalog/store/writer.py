@@ -40,9 +40,17 @@ CATALOG_WRITE_LOCK = 0x67726E63  # an arbitrary, fixed advisory-lock key for cat
 # On SQLite, inserting at least this many entities, and at least this share of the table,
 # drops the search indexes and builds them again after the insert.
 BULK_LOAD_MIN = 5000
+# Trees of at least this many entities commit through Database.bulk (see is_big).
+BULK_COMMIT_MIN = 1000
 BULK_LOAD_SHARE = 0.5
 PROCESSING_STATUS_TYPE = "backstage.io/catalog-processing"
 CHUNK = 500
+
+
+def is_big(result: TreeResult) -> bool:
+    """A tree whose commit is written without SQLite's automatic checkpoint, with an explicit
+    one after it (`Database.bulk`); smaller trees commit like any change."""
+    return len(result.entities) >= BULK_COMMIT_MIN
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -235,7 +243,8 @@ class CatalogWriter:
         audit: Callable[[Connection, ApplyStats], None] | None = None,
     ) -> ApplyStats:
         """`audit` records the batch's audit event last in the same transaction (one per tree)."""
-        with self.lock(), self.database.bulk() as connection:
+        big = is_big(result)
+        with self.lock(), (self.database.bulk() if big else self.database.engine.begin()) as connection:
             self._lock_in_database(connection)
             stats = self._apply(connection, result, inputs or [])
             if audit is not None:
