@@ -35,6 +35,25 @@ def test_start_up_records_config_and_plugin_changes_only_when_they_changed(make_
     assert trail(changed, event_id="plugin-change")[-1].to_json()["meta"]["removed"] == ["posture"]
 
 
+def test_a_policy_file_edited_while_the_server_was_down_is_recorded_at_the_next_start(
+    make_portal, live_server, tmp_path
+):
+    policy = tmp_path / "rbac-policy.csv"
+    policy.write_text("p, role:default/readers, catalog-entity, read, allow\n")
+    config = {"permission": {"rbac": {"policies-csv-file": str(policy)}}}
+    _start(make_portal(config), live_server).__exit__()
+    unchanged = make_portal(config)
+    _start(unchanged, live_server).__exit__()
+    before = len(trail(unchanged, event_id="config-change"))
+    policy.write_text("p, role:default/readers, catalog-entity, read, allow\n"
+                      "g, user:default/mallory, role:default/readers\n")
+    edited = make_portal(config)
+    _start(edited, live_server).__exit__()
+    events = trail(edited, event_id="config-change")
+    assert len(events) == before + 1
+    assert events[-1].to_json()["meta"]["changedKeys"] == ["files.permission.rbac.policies-csv-file"]
+
+
 def test_config_change_events_never_hold_secret_values(make_portal, live_server):
     portal = make_portal({"auth": {"session": {}}, "integrations": {"github": [{"host": "github.com",
                                                                                 "token": "ghp_supersecretvalue0"}]}})

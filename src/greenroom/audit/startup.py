@@ -1,5 +1,8 @@
 """At start-up: record the loaded plugin set and the configuration when they changed.
 
+Policy files the configuration names (RBAC CSV and conditional policies) are compared by
+digest, so a policy edited while the server was down is recorded at the next start.
+
 The configuration is compared in its redacted form (what `greenroom config print` shows), so
 the trail names every key that was added, removed or changed, and never a secret value; a
 changed secret *value* is not detected (its key, and whether it is set, are).
@@ -21,6 +24,23 @@ from greenroom.audit.service import AuditService
 from greenroom.config.model import Config
 
 MAX_CHANGED_KEYS = 200
+# Files the configuration names and the portal reads at run time: a change to one while the
+# server was down shows at the next start as a changed key `files.<config key>`.
+WATCHED_FILES = ("permission.rbac.policies-csv-file", "permission.rbac.conditionalPoliciesFile")
+
+
+def _file_digests(config: Config) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key in WATCHED_FILES:
+        name = config.get(key)
+        if not isinstance(name, str) or not name:
+            continue
+        try:
+            with open(name, "rb") as handle:
+                out[key] = "sha256:" + hashlib.sha256(handle.read()).hexdigest()
+        except OSError as exc:
+            out[key] = f"unreadable: {type(exc).__name__}"
+    return out
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, Any]:
@@ -57,6 +77,9 @@ def _put_state(connection: Connection, key: str, value: str) -> None:
 def record_start(service: AuditService, config: Config, plugins: Sequence[Any]) -> list[str]:
     """Append `config-change` / `plugin-change` events when either differs from the last start."""
     redacted = config.redacted()
+    files = _file_digests(config)
+    if files:
+        redacted = {**redacted, "files": files}
     config_text = canonical_json(orjson.loads(orjson.dumps(redacted, default=str)))
     fingerprint = hashlib.sha256(config_text.encode()).hexdigest()
     plugin_set = sorted(({"id": p.id, "version": p.manifest.version} for p in plugins), key=lambda p: p["id"])
