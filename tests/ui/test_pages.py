@@ -157,7 +157,8 @@ def test_forms_without_the_sessions_csrf_token_are_refused(ui_portal: Any) -> No
     forms = [("/sign-out", {}), ("/settings/sessions/revoke-all", {}),
              ("/catalog-import", {"action": "analyze", "target": "https://example.com/x.yaml"})]
     for path, data in forms:
-        for bad in ({}, {"csrf_token": ""}, {"csrf_token": "0" * 64}, {"csrf_token": token[:-1] + "0"}):
+        altered = token[:-1] + ("1" if token[-1] == "0" else "0")  # one character off (never the token itself)
+        for bad in ({}, {"csrf_token": ""}, {"csrf_token": "0" * 64}, {"csrf_token": altered}):
             refused = _post(browser, portal.url + path, {**data, **bad})
             assert refused.status_code == 403, (path, bad, refused.status_code)
             assert "CSRF" in refused.text
