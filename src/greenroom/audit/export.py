@@ -14,8 +14,9 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import IO, TYPE_CHECKING, BinaryIO, Literal
 
 import orjson
 from sqlalchemy import and_, update
@@ -25,6 +26,8 @@ from greenroom.audit.model import Actor, AuditEvent, RequestInfo, StoredEvent, i
 from greenroom.audit.store import AuditQuery
 
 if TYPE_CHECKING:
+    from starlette.responses import StreamingResponse
+
     from greenroom.audit.service import AuditService
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -98,3 +101,19 @@ def export_events(
                                   action="export", target="audit-log", request=request, meta=meta),
                        connection=connection)
     return ExportResult(count=count, first_seq=first, last_seq=last, format=fmt)
+
+
+def download(spool: IO[bytes], fmt: str, headers: dict[str, str] | None = None) -> StreamingResponse:
+    """A written export (rewound) as an HTTP download; the spool is closed once it is sent."""
+    from starlette.responses import StreamingResponse
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := spool.read(65536):
+                yield block
+        finally:
+            spool.close()
+
+    media = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
+    return StreamingResponse(chunks(), media_type=media, headers={
+        **(headers or {}), "content-disposition": f'attachment; filename="greenroom-audit.{fmt}"'})

@@ -16,9 +16,10 @@ from typing import Any
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from greenroom.audit import AuditQuery, AuditService
+from greenroom.audit.export import FORMATS, download
 from greenroom.audit.model import SEVERITIES, STATUSES
 from greenroom.audit.store import DEFAULT_PAGE, MAX_PAGE
 from greenroom.audit.times import parse_time
@@ -109,7 +110,7 @@ def register(router: PluginRouter, auditor: AuditService) -> None:
     async def export_events(request: Request) -> Response:
         params = _single(request, (allowed - set(PAGING)) | {"format"})
         fmt = params.pop("format", "jsonl")
-        if fmt not in ("jsonl", "csv"):
+        if fmt not in FORMATS:
             raise InputError(f"Invalid format '{fmt}', expected jsonl or csv")
         if "from" not in params and "since" not in params:
             raise InputError("An export needs a start time: from=2026-01-01 (or a relative time such as 7d)")
@@ -127,17 +128,7 @@ def register(router: PluginRouter, auditor: AuditService) -> None:
             spool.close()
             raise
 
-        def chunks() -> Any:
-            try:
-                while block := spool.read(65536):
-                    yield block
-            finally:
-                spool.close()
-
-        media = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
-        name = f"greenroom-audit.{fmt}"
-        return StreamingResponse(chunks(), media_type=media,
-                                 headers={"content-disposition": f'attachment; filename="{name}"'})
+        return download(spool, fmt)
 
     @router.get("/verify", permission=AUDIT_READ, sensitive=True)
     def verify(request: Request) -> Response:

@@ -9,14 +9,15 @@ export is recorded as an `audit-export` event by the auditor itself.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from greenroom.audit import AuditQuery, AuditService
+from greenroom.audit.export import FORMATS, download
 from greenroom.audit.model import SEVERITIES, STATUSES
 from greenroom.errors import InputError
 from greenroom.kernel import PluginRouter
@@ -81,7 +82,7 @@ def register(routers: Mapping[str, PluginRouter], ui: Ui, auditor: AuditService)
 
         def write(viewer: Viewer) -> Response:
             viewer.require(AUDIT_EXPORT)
-            if fmt not in ("jsonl", "csv"):
+            if fmt not in FORMATS:
                 raise InputError(f"Invalid format '{fmt}', expected jsonl or csv")
             filters = _filters(request)
             if "from" not in filters:
@@ -96,14 +97,5 @@ def register(routers: Mapping[str, PluginRouter], ui: Ui, auditor: AuditService)
             spool.close()
             return response
 
-        def chunks() -> Iterator[bytes]:
-            try:
-                while block := spool.read(65536):
-                    yield block
-            finally:
-                spool.close()
-
-        media = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
-        return StreamingResponse(chunks(), media_type=media, headers={
-            **NO_STORE, "content-disposition": f'attachment; filename="greenroom-audit.{fmt}"'})
+        return download(spool, fmt, NO_STORE)
 
