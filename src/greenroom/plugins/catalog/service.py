@@ -206,24 +206,31 @@ class CatalogService:
             raise NotFoundError(f"Found no location with type {spec.type} and target {spec.target}")
         return found
 
-    def location_status(self, restrict: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
+    def location_status(
+        self, restrict: ColumnElement[bool] | None = None, *, only: str | None = None
+    ) -> list[dict[str, Any]]:
         """What the last ingestion of each location tree found, errors included.
 
         With `restrict` (a caller whose entity reads are conditional), counts are of the entities
-        the caller may read, and errors and warnings (which name entities) are left out.
+        the caller may read, and errors and warnings (which name entities) are left out. `only`
+        (a location key, `type:target`) reads that one location's status.
         """
-        s = tables.location_status
+        s, e = tables.location_status, tables.entities
         registered = {loc.spec.key: loc for loc in self.registered_locations()}
         configured = {spec.key for spec in self.config_locations()}
         visible: dict[str, int] = {}
         with self.database.engine.connect() as connection:
-            rows = {r.location_key: r for r in connection.execute(select(s))}
+            status = select(s) if only is None else select(s).where(s.c.location_key == only)
+            rows = {r.location_key: r for r in connection.execute(status)}
             if restrict is not None:
-                e = tables.entities
-                counted = select(e.c.origin_key, func.count()).where(restrict).group_by(e.c.origin_key)
-                visible = {key: int(count) for key, count in connection.execute(counted) if key is not None}
+                counted = select(e.c.origin_key, func.count()).where(restrict)
+                if only is not None:
+                    counted = counted.where(e.c.origin_key == only)
+                visible = {key: int(count) for key, count in connection.execute(counted.group_by(e.c.origin_key))
+                           if key is not None}
+        keys = [*configured, *(k for k in registered if k not in configured)]
         out = []
-        for key in [*configured, *(k for k in registered if k not in configured)]:
+        for key in keys if only is None else [k for k in keys if k == only]:
             row = rows.get(key)
             spec = LocationSpec.parse_ref(key)
             loc = registered.get(key)

@@ -24,6 +24,7 @@ from greenroom.errors import InputError, NotFoundError
 from greenroom.kernel import PluginRouter, TabView
 from greenroom.plugins.catalog.authorized import AuthorizedCatalog, preview_location
 from greenroom.plugins.catalog.permissions import ENTITY_READ, LOCATION_CREATE, LOCATION_READ
+from greenroom.plugins.catalog.processing.locations import LocationSpec
 from greenroom.plugins.catalog.store.filters import Predicate
 from greenroom.plugins.catalog.store.queries import OrderField, QueryRequest, decode_cursor
 from greenroom.plugins.ui.entities import build_view, parse_ref, ref_of, relation_refs, row_of, rows
@@ -251,11 +252,13 @@ def _location_of(ui: Ui, viewer: Viewer, entity: Mapping[str, Any]) -> dict[str,
     origin = annotations.get("backstage.io/managed-by-origin-location") if isinstance(annotations, Mapping) else None
     if not isinstance(origin, str):
         return None
-    for status in service.location_status():
-        location = status["location"]
-        if f"{location['type']}:{location['target']}" == origin:
-            return status
-    return None
+    try:
+        key = LocationSpec.parse_ref(origin).key
+    except InputError:
+        return None
+    # What the API's location routes show this viewer: counts and errors under their restriction.
+    found = service.location_status(viewer.catalog.restrict, only=key)
+    return found[0] if found else None
 
 
 def entity_page(ui: Ui, request: Request, viewer: Viewer, namespace: str, kind: str, name: str,
