@@ -190,3 +190,13 @@ def test_asking_for_decisions_is_not_recorded_as_a_change(served):
     change = [e for e in trail(portal) if e.request_url == "/api/catalog/refresh"]
     assert change
     assert change[-1].to_json()["meta"]["permission"]["name"] == "catalog.entity.refresh"
+
+
+def test_a_refused_credential_sent_again_and_again_is_one_coalesced_event(served):
+    portal, server = served
+    before = len(trail(portal, event_id="auth-credential-rejected"))
+    for _ in range(25):
+        assert _get(server, "/api/audit/events", "not-a-token-0123456789abcdef").status_code == 401
+    rejected = trail(portal, event_id="auth-credential-rejected")
+    assert len(rejected) == before + 1
+    assert rejected[-1].to_json()["meta"]["coalesced"] == 0

@@ -61,7 +61,13 @@ class AccessAuditor:
         principal = getattr(request.state, "principal", None)
         authz = getattr(request.state, "authz", None)
         if reason is not None:  # a credential was presented and refused
+            # Coalesced like anonymous denials: a refused credential (a bad header, an expired
+            # token) costs the caller nothing, so it must not cost a stored event per request.
+            folded = self.service.anonymous_denials.admit((self.service.actor(request).ip, reason, permission.name))
+            if folded is None:
+                return
             meta["reason"] = reason
+            meta["coalesced"] = folded
             event = self._event(request, "auth-credential-rejected", plugin_id, status="failed", severity="medium",
                                 action="authenticate", target=permission.name, meta=meta, error=error_text(exc))
         elif principal is None or not getattr(principal, "is_authenticated", False):
