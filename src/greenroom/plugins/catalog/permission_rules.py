@@ -184,9 +184,9 @@ def entity_resource_type(queries: CatalogQueries) -> ResourceType:
 
     def apply(ref: str, criteria: Any) -> bool | None:
         key = _entity_key(ref)
-        if queries.uid_of(key) is None:
-            return None
-        return queries.by_ref(key, criteria_to_sql(criteria)) is not None
+        if queries.by_ref(key, criteria_to_sql(criteria)) is not None:
+            return True
+        return None if queries.uid_of(key) is None else False  # one query when the answer is yes
 
     def checker(rule: Rule) -> Callable[[Mapping[str, Any]], None]:
         def check(params: Mapping[str, Any]) -> None:

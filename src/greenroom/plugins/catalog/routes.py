@@ -18,6 +18,7 @@ from greenroom.errors import InputError, NotAllowedError, NotFoundError
 from greenroom.kernel import Authorization, PluginRouter, Result, authorization
 from greenroom.permissions.policy import PermissionService
 from greenroom.plugins.catalog import permissions as P
+from greenroom.plugins.catalog.authorized import read_condition
 from greenroom.plugins.catalog.http_params import Params, check_fields, json_body, require_object
 from greenroom.plugins.catalog.openapi import describe
 from greenroom.plugins.catalog.permission_rules import criteria_to_sql
@@ -44,11 +45,9 @@ def _array(items: list[bytes]) -> bytes:
 
 def _restrict(authz: Authorization) -> ColumnElement[bool] | None:
     """The SQL condition a read decision imposes (None: everything the query selects)."""
-    if authz.decision.result is Result.ALLOW:
-        return None
-    if authz.decision.result is Result.CONDITIONAL:
-        return criteria_to_sql(authz.decision.conditions)
-    raise NotAllowedError(f"Missing permission {authz.permission.name}")
+    if authz.decision.result is Result.DENY:
+        raise NotAllowedError(f"Missing permission {authz.permission.name}")
+    return read_condition(authz.decision)
 
 
 def _order_fields(values: list[str]) -> list[OrderField]:
