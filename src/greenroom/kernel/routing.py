@@ -84,11 +84,21 @@ class Guard:
         self.audit = audit  # records denials, decisions on mutations and reads (greenroom.audit.access)
 
     def check(self, request: Request, permission: Permission, plugin_id: str) -> Authorization:
+        """Authenticate and authorize (no I/O beyond cached lookups: it runs on the event loop for
+        async endpoints). A refusal raises; `admit` also records it, off the loop."""
+        return self._check(request, permission, plugin_id)
+
+    async def admit(self, request: Request, permission: Permission, plugin_id: str, *, threaded: bool) -> None:
+        """`check` (in the thread pool when `threaded`), with a refusal recorded in the audit trail
+        from the thread pool: the append waits on the chain head and must not stall the loop."""
         try:
-            return self._check(request, permission, plugin_id)
+            if threaded:
+                await run_in_threadpool(self._check, request, permission, plugin_id)
+            else:
+                self._check(request, permission, plugin_id)
         except (AuthenticationError, NotAllowedError) as exc:
             if self.audit is not None:
-                self.audit.denied(request, permission, plugin_id, exc)
+                await run_in_threadpool(self.audit.denied, request, permission, plugin_id, exc)
             raise
 
     def _check(self, request: Request, permission: Permission, plugin_id: str) -> Authorization:
@@ -203,7 +213,7 @@ class PluginRouter:
                     # dependency solving and response serialisation (a third of a cheap
                     # request's cost); the route stays an APIRoute for matching and OpenAPI.
                     async def guarded_direct(request: Request) -> Response:
-                        guard.check(request, permission, plugin_id)
+                        await guard.admit(request, permission, plugin_id, threaded=False)
                         if guard.follows_up(request, permission, sensitive):
                             return await guard.follow_up(request, permission, plugin_id,
                                                          lambda: endpoint(request=request, **request.path_params))
@@ -215,10 +225,7 @@ class PluginRouter:
                 handler = super().get_route_handler()
 
                 async def guarded(request: Request) -> Response:
-                    if on_loop:
-                        guard.check(request, permission, plugin_id)
-                    else:
-                        await run_in_threadpool(guard.check, request, permission, plugin_id)
+                    await guard.admit(request, permission, plugin_id, threaded=not on_loop)
                     if guard.follows_up(request, permission, sensitive):
                         return await guard.follow_up(request, permission, plugin_id, lambda: handler(request))
                     return await handler(request)
