@@ -78,6 +78,17 @@ def test_authorize_with_backstages_shapes(setup):
                                                                                         "result": "ALLOW"}
 
 
+def test_authorize_decides_a_declared_permission_as_declared(setup):
+    """catalog.entity.delete sent as a basic permission is still the resource permission the
+    catalog declares: alice's conditional grant applies, not an unconditional answer."""
+    misdescribed = {"type": "basic", "name": "catalog.entity.delete", "attributes": {}}
+    with setup.server.client(headers=setup.headers("user:default/alice")) as alice:
+        body = {"items": [{"id": "1", "permission": misdescribed}, {"id": "2", "permission": DELETE}]}
+        first, second = alice.post("/api/permission/authorize", json=body).json()["items"]
+    assert first["result"] == "CONDITIONAL"
+    assert {**first, "id": "2"} == second
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ({}, "request/body must have required property 'items'"),
     ({"items": [{"permission": READ}]}, "items[0] must be an object with a string id"),

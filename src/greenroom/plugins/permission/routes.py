@@ -131,7 +131,10 @@ def register(router: PluginRouter, rbac: RbacService) -> None:
             resource_ref = item.get("resourceRef")
             if resource_ref is not None and not isinstance(resource_ref, str):
                 raise InputError(f"items[{index}].resourceRef must be a string")
-            queries.append((item["id"], _requested_permission(item, index), resource_ref))
+            requested = _requested_permission(item, index)
+            # A permission a plugin declares is decided as declared (its type and resource type
+            # decide which grants and conditions apply), whatever shape the caller sent.
+            queries.append((item["id"], permissions.permission(requested.name) or requested, resource_ref))
 
         def decide() -> list[dict[str, Any]]:
             out = []

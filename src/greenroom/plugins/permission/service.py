@@ -262,9 +262,10 @@ class RbacService:
         decision = cache.get(key)
         if decision is None:
             decision = self._evaluate(snapshot, principal.subject, principal.ownership_refs, permission).decision()
-            if len(cache) >= MAX_CACHED_DECISIONS:
-                cache.clear()
-            cache[key] = decision
+            if self.permissions.permission(permission.name) == permission:  # not names anyone can make up
+                if len(cache) >= MAX_CACHED_DECISIONS:
+                    cache.clear()
+                cache[key] = decision
         return decision
 
     def _evaluate(self, snapshot: Snapshot, subject: str, ownership_refs: Sequence[str],
