@@ -58,6 +58,7 @@ from greenroom.plugins.ui.static import StaticAssets
 
 log = logging.getLogger("greenroom.plugins.ui")
 MAX_FORM_FIELDS = 50
+MAX_FRAGMENT_TEMPLATES = 256
 # Pages keep the referrer to this origin only: with `no-referrer` (the API's default) browsers
 # send `Origin: null` on form posts, which the CSRF origin check must refuse.
 NO_STORE = {"cache-control": "no-store", "referrer-policy": "same-origin"}
@@ -209,6 +210,8 @@ class Ui:
         )
         # Plugin fragments: the same sandbox and escaping, lenient about missing values.
         self.fragments = SandboxedEnvironment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        # Compiled fragment templates (a plugin's template is a constant; data goes in its context),
+        # bounded so that a plugin building templates from data cannot grow it without end.
         self._fragment_cache: dict[str, Template] = {}
         for env in (self.env, self.fragments):
             env.filters["href"] = safe_href
@@ -247,6 +250,8 @@ class Ui:
         template = self._fragment_cache.get(fragment.template)
         if template is None:
             template = self.fragments.from_string(fragment.template)
+            if len(self._fragment_cache) >= MAX_FRAGMENT_TEMPLATES:
+                self._fragment_cache.clear()
             self._fragment_cache[fragment.template] = template
         return template.render(**dict(fragment.context))
 

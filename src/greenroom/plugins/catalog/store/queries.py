@@ -338,12 +338,14 @@ class CatalogQueries:
                 # them all (sorted) gives both the page and the count, instead of two passes
                 # over the term match. Many matches: the count and the page as below.
                 everything = list(connection.execute(stmt.limit(SINGLE_PASS_MAX + 1)))
+                end = request.offset + request.limit + 1
                 if len(everything) <= SINGLE_PASS_MAX:
                     total = len(everything)
-                    rows = everything[request.offset:request.offset + request.limit + 1]
-                else:
+                else:  # many matches: count them; the page is still in what was read when it ends early
                     total = int(connection.execute(select(func.count()).select_from(source).where(where)).scalar()
                                 or 0)
+                if len(everything) <= SINGLE_PASS_MAX or end <= len(everything):
+                    rows = everything[request.offset:end]
             elif request.include_total:
                 total = int(connection.execute(select(func.count()).select_from(source).where(where)).scalar() or 0)
             else:
