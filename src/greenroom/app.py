@@ -109,6 +109,16 @@ def _listen_port(config: Config) -> int:
     return 7007
 
 
+def _mount(app: FastAPI, router: PluginRouter) -> None:
+    """Add a plugin router's routes to the app's own route list.
+
+    Its routes already carry their full paths (the router's prefix is applied as each is
+    declared). `include_router` would instead wrap the router and, on the first request that
+    walks past it, analyse every one of its endpoints a second time (FastAPI >= 0.16x builds
+    included routes lazily): tens of milliseconds on the first request, for nothing."""
+    app.router.routes.extend(router.api.routes)
+
+
 def _core_routes(app: FastAPI, guard: Guard, registry: Registry, database: Database) -> None:
     core = PluginRouter(
         "",
@@ -141,7 +151,7 @@ def _core_routes(app: FastAPI, guard: Guard, registry: Registry, database: Datab
     async def metrics(request: Request) -> Response:  # noqa: ARG001 - the guard reads it
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(core.api)
+    _mount(app, core)
 
 
 def create_portal(
@@ -234,7 +244,7 @@ def create_portal(
     registry.routes.add(RouteDeclaration("core", "GET", "/api/openapi.json", None, public=True))
     for context in registry.contexts:
         for router in context.routers:
-            app.include_router(router.api)
+            _mount(app, router)
     _core_routes(app, guard, registry, database)  # after the plugins: routes match in order
 
     pages = services.get(ERROR_PAGES) if services.has(ERROR_PAGES) else None

@@ -12,7 +12,7 @@ import typer
 
 from greenroom import __version__
 from greenroom.audit.cli import register as register_audit_log
-from greenroom.cli_support import ConfigOption, err, fail, load, out
+from greenroom.cli_support import ConfigOption, fail, load, out
 from greenroom.config import Config
 from greenroom.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from greenroom.errors import GreenroomError
@@ -112,16 +112,17 @@ def serve(
                "local_mode": local_mode},
     )
     if login_url is not None:
-        err.print(
+        # Plain text (rich, imported for this alone, would add 20 ms to every local start).
+        sys.stderr.write(
             f"greenroom is running in local mode at http://{listen_host}:{listen_port} (loopback only"
             + ("; the example catalog is loaded" if not config else "")
             + ").\nSign in as the local admin with this one-time link (single use, valid for "
-            f"{int(LOCAL_LOGIN_TTL // 60)} minutes):\n\n    {login_url}\n",
-            highlight=False,
-            soft_wrap=True,
+            f"{int(LOCAL_LOGIN_TTL // 60)} minutes):\n\n    {login_url}\n\n"
         )
+        sys.stderr.flush()
+    # No WebSocket routes: ws="none" also spares importing a WebSocket implementation.
     uvicorn.run(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False)
+                proxy_headers=False, server_header=False, ws="none")
 
 
 @db_app.command("upgrade")

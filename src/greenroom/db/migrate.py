@@ -9,6 +9,7 @@ the common case is a database that is already current: that is checked by compar
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -79,6 +80,9 @@ def upgrade(database: Database, version_locations: Sequence[str] = (), revision:
     """Bring the schema to `revision`; returns False when it was already current."""
     if revision == "heads" and database_heads(database) == script_heads(version_locations):
         return False
+    # Mako, Alembic's template engine (used only to write new revision files), imports Pygments
+    # for its HTML tracebacks when it can: 60 ms of a first start-up for nothing greenroom uses.
+    sys.modules.setdefault("mako.ext.pygmentplugin", None)  # type: ignore[arg-type]
     from alembic import command
 
     cfg = alembic_config(database, version_locations)
