@@ -10,12 +10,16 @@ a component restitches its owner group and system, as in a real catalog); with `
 `--deletes + 50` components whose owner does not exist (the cheapest possible change, where the
 audit event's fixed cost is the largest share).
 
-Two portals with the same catalog, each on its own database and its own uvicorn server on
-127.0.0.1: one with the default audit settings, one with `audit.enabled: false` (the opt-in
-off switch, flagged by `greenroom audit` as GR-CORE-003; with it the catalog takes its
-pre-audit code path: no operation, no event, no decision record). Requests go to both,
-interleaved (on/off, then off/on) over keep-alive connections with a static token, so drift
-of the machine hits both alike:
+Two portals with the same catalog, each on its own database and in its own server process
+(uvicorn on 127.0.0.1, as deployed): one with the default audit settings, one with
+`audit.enabled: false` (the opt-in off switch, flagged by `greenroom audit` as GR-CORE-003;
+with it the catalog takes its pre-audit code path: no operation, no event, no decision
+record). Requests go to both from this process, interleaved (on/off, then off/on) over
+keep-alive connections with a static token, so drift of the machine hits both alike. (Both
+servers used to run as threads of this process: the client, both servers and one garbage
+collector then shared one interpreter, and a collection triggered by either server's
+allocations landed on whichever request crossed the threshold, which charged the portal that
+allocates more for the other's garbage too.)
 
 * `DELETE /api/catalog/entities/by-uid/:uid` — one entity each (the event goes in the delete's
   transaction: chain head update + insert);
@@ -32,7 +36,9 @@ import argparse
 import http.server
 import json
 import logging
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -84,7 +90,7 @@ class Files:
         return f"http://127.0.0.1:{self.port}/{name}"
 
 
-def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, files: Files,
+def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, files_port: int,
           synthetic: int = 0) -> Any:
     import yaml
 
@@ -105,7 +111,7 @@ def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, f
     config = {
         "backend": {"database": db_config,
                     "auth": {"externalAccess": [{"type": "static", "options": {"token": TOKEN, "subject": "bench"}}]},
-                    "reading": {"allow": [{"host": f"127.0.0.1:{files.port}",
+                    "reading": {"allow": [{"host": f"127.0.0.1:{files_port}",
                                            "dangerouslyAllowPrivateAddresses": True}]}},
         "catalog": {"processingInterval": False,
                     "rules": [{"allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group",
@@ -120,20 +126,54 @@ def build(db_config: dict[str, Any], tmp: Path, *, audit: bool, entities: int, f
     return portal
 
 
-def serve(portal: Any) -> tuple[Any, str]:
-    import socket
-
+def run_server(spec: dict[str, Any]) -> None:
+    """The server process: build one portal, then serve it until terminated."""
     import uvicorn
+
+    logging.disable(logging.WARNING)
+    portal = build(spec["db"], Path(spec["tmp"]), audit=spec["audit"], entities=spec["entities"],
+                   files_port=spec["files_port"], synthetic=spec["synthetic"])
+    uvicorn.run(portal.app, host="127.0.0.1", port=spec["port"], log_config=None, access_log=False,
+                lifespan="on", ws="none")
+
+
+def _cores() -> tuple[set[int], set[int]]:
+    """(client cores, server cores): the servers share the last core and the client keeps the
+    others, so neither server is favoured by where the scheduler puts it (without this, two
+    identical servers measured 2-5% apart, the first one started slower)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) < 2:
+        return set(cores), set(cores)
+    return set(cores[:-1]), {cores[-1]}
+
+
+def start_server(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    _client, servers = _cores()
+    proc = subprocess.Popen([sys.executable, __file__, "--server", json.dumps(spec)])
+    if servers and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(proc.pid, servers)
+    import httpx
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the {'audit-on' if spec['audit'] else 'audit-off'} server exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{spec['port']}/healthz", timeout=1, trust_env=False).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("a server did not start within 600 s")
+
+
+def free_port() -> int:
+    import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="on"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, f"http://127.0.0.1:{port}"
+        return int(sock.getsockname()[1])
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -153,34 +193,29 @@ def interleaved(rounds: int, call: Callable[[str, int], None]) -> dict[str, list
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--deletes", type=int, default=400)
-    parser.add_argument("--locations", type=int, default=120)
-    parser.add_argument("--reads", type=int, default=1000)
-    parser.add_argument("--n", type=int, default=10_000, help="synthetic catalog size (0: bare components)")
-    args = parser.parse_args()
-    logging.disable(logging.WARNING)
-
+def run_pass(args: argparse.Namespace, order: tuple[str, str], tmp: Path, files: Files) -> dict[str, Any]:
+    """One pass: both servers started in `order`, every request kind interleaved on/off."""
     import httpx
     from bench_auth import database_config
 
-    with tempfile.TemporaryDirectory() as raw:
-        tmp = Path(raw)
-        files = Files(tmp / "web")
-        portals: dict[str, Any] = {}
-        urls: dict[str, str] = {}
-        cleanups = []
-        servers = []
-        for mode in ("on", "off"):
-            (tmp / mode).mkdir()
-            db, drop = database_config(args.db, tmp / mode)
+    from greenroom.audit.verify import verify_chain
+    from greenroom.config import load_config
+    from greenroom.db.engine import Database
+
+    urls: dict[str, str] = {}
+    cleanups = []
+    servers = []
+    try:
+        for mode in order:
+            home = tmp / f"{order[0]}-first" / mode
+            home.mkdir(parents=True)
+            db, drop = database_config(args.db, home)
             cleanups.append(drop)
-            portals[mode] = build(db, tmp / mode, audit=mode == "on", entities=args.deletes + 50, files=files,
-                                  synthetic=args.n)
-            server, urls[mode] = serve(portals[mode])
-            servers.append(server)
+            port = free_port()
+            servers.append(start_server({"db": db, "tmp": str(home), "audit": mode == "on" or args.aa,
+                                         "entities": args.deletes + 50, "files_port": files.port,
+                                         "synthetic": args.n, "port": port}))
+            urls[mode] = f"http://127.0.0.1:{port}"
         clients = {m: httpx.Client(base_url=urls[m], headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60,
                                    trust_env=False) for m in urls}
         listed = {m: clients[m].get("/api/catalog/entities", params={
@@ -203,7 +238,7 @@ def main() -> None:
         interleaved(20, delete)
         results["DELETE by-uid"] = interleaved(args.deletes - 20, lambda m, i: delete(m, i + 20))
 
-        targets = {m: [files.write(f"{m}/r{i}/catalog-info.yaml", component(f"loc-{m}-{i}"))
+        targets = {m: [files.write(f"{order[0]}/{m}/r{i}/catalog-info.yaml", component(f"loc-{m}-{i}"))
                        for i in range(args.locations)] for m in urls}
         created: dict[str, list[str]] = {"on": [], "off": []}
 
@@ -217,37 +252,67 @@ def main() -> None:
 
         results["POST /locations"] = interleaved(args.locations, post)
         results["DELETE /locations/:id"] = interleaved(args.locations, unregister)
-
-        report: dict[str, Any] = {"db": args.db, "catalog": args.n or f"{args.deletes + 50} bare components",
-                                  "python": sys.version.split()[0], "results": {}}
-        for name, samples in results.items():
-            on, off = summary(samples["on"]), summary(samples["off"])
-            report["results"][name] = {"audit on": on, "audit off": off,
-                                       "ratio_p50": round(on["p50_ms"] / off["p50_ms"], 3),
-                                       "ratio_mean": round(on["mean_ms"] / off["mean_ms"], 3)}
-        from greenroom.audit.verify import verify_chain
-
-        check = verify_chain(portals["on"].database)
-        report["audit events recorded"] = check.checked
-        report["chain intact"] = check.ok
         for client in clients.values():
             client.close()
+    finally:
         for server in servers:
-            server.should_exit = True
-        time.sleep(0.5)
-        for portal in portals.values():
-            portal.database.dispose()
-        for drop in cleanups:
-            drop()
+            server.terminate()
+            server.wait(timeout=30)
+    database = Database.from_config(load_config([tmp / f"{order[0]}-first" / "on" / "app-config.yaml"], env={}))
+    check = verify_chain(database)
+    database.dispose()
+    for drop in cleanups:
+        drop()
+    return {"results": results, "events": check.checked, "intact": check.ok}
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+        run_server(json.loads(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--deletes", type=int, default=400)
+    parser.add_argument("--locations", type=int, default=120)
+    parser.add_argument("--reads", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=10_000, help="synthetic catalog size (0: bare components)")
+    parser.add_argument("--aa", action="store_true",
+                        help="control run: audit on for both sides (the ratios then show the method's own noise)")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    client_cores, _servers = _cores()
+    if client_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, client_cores)
+
+    passes = []
+    with tempfile.TemporaryDirectory() as raw:
+        tmp = Path(raw)
+        files = Files(tmp / "web")
+        # Two passes, the audit-on server started first and then second: which of two identical
+        # servers is started first shows in their latencies, and the passes cancel it out.
+        for order in (("on", "off"), ("off", "on")):
+            passes.append(run_pass(args, order, tmp, files))
         files.server.shutdown()
+    report: dict[str, Any] = {"db": args.db, "catalog": args.n or f"{args.deletes + 50} bare components",
+                              "control (audit on both sides)": args.aa,
+                              "python": sys.version.split()[0], "results": {},
+                              "audit events recorded": sum(p["events"] for p in passes),
+                              "chain intact": all(p["intact"] for p in passes)}
+    for name in passes[0]["results"]:
+        on = summary([x for p in passes for x in p["results"][name]["on"]])
+        off = summary([x for p in passes for x in p["results"][name]["off"]])
+        report["results"][name] = {"audit on": on, "audit off": off,
+                                   "ratio_p50": round(on["p50_ms"] / off["p50_ms"], 3),
+                                   "ratio_mean": round(on["mean_ms"] / off["mean_ms"], 3)}
     OUT.mkdir(exist_ok=True)
-    (OUT / f"bench_audit-{args.db}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    suffix = "-aa" if args.aa else ""
+    (OUT / f"bench_audit-{args.db}{suffix}.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"{'request':24} {'on p50':>9} {'off p50':>9} {'ratio':>7} {'on mean':>9} {'off mean':>9} {'ratio':>7}")
     for name, row in report["results"].items():
         print(f"{name:24} {row['audit on']['p50_ms']:9.3f} {row['audit off']['p50_ms']:9.3f} {row['ratio_p50']:7.3f} "
               f"{row['audit on']['mean_ms']:9.3f} {row['audit off']['mean_ms']:9.3f} {row['ratio_mean']:7.3f}")
     print(f"catalog: {report['catalog']}; events recorded: {report['audit events recorded']}, "
-          f"chain intact: {report['chain intact']}")
+          f"chain intact: {report['chain intact']}" + ("; CONTROL RUN: audit on for both sides" if args.aa else ""))
 
 
 if __name__ == "__main__":

@@ -69,15 +69,31 @@ def test_location_create_update_delete_are_recorded(cat, repo):
         ("create", location_id, "succeeded"), ("update", location_id, "succeeded"),
         ("delete", location_id, "succeeded")]
     assert all(e.actor_id == SERVICE for e in locations)
+    # Registering and unregistering are one transaction each with their tree: one event, with
+    # the tree's counts (each tree is a component and the generated Location entity).
+    create, _update, remove = (e.to_json()["meta"] for e in locations)
+    assert (create["location"]["id"], create["location"]["target"], create["inserted"]) == (location_id, url, 2)
+    assert (remove["location"]["target"], remove["deleted"]) == (moved, 2)
+    # Moving a location replaces one tree by another after the update's own event.
     batches = [(e.action, e.to_json()["meta"]) for e in trail(cat.portal, event_id="entity-mutate")
                if e.actor_id == SERVICE]
-    # each tree is a component and the generated Location entity
     assert [(a, m["location"], m["inserted"], m["deleted"]) for a, m in batches] == [
-        ("ingest", f"url:{url}", 2, 0),
         ("delete-tree", f"url:{url}", 0, 2),
         ("ingest", f"url:{moved}", 2, 0),
-        ("delete-tree", f"url:{moved}", 0, 2),
     ]
+
+
+def test_a_location_is_registered_with_its_tree_or_not_at_all(cat, repo):
+    """The location row is written in its tree's transaction: when that write fails, neither
+    the location nor its entities nor an event of success remain."""
+    url = repo.write("atomic/catalog-info.yaml", component("atomic"))
+    with cat.portal.database.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_chain_head"))  # the event cannot be written
+    assert cat.post("/locations", json={"type": "url", "target": url}).status_code == 500
+    with cat.portal.database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM catalog_locations WHERE target = :t"),
+                                  {"t": url}).scalar() == 0
+    assert cat.entity("component:default/atomic") is None
 
 
 def test_refresh_records_the_batch_as_the_request_event(cat):

@@ -74,3 +74,37 @@ def test_processes_append_one_gap_free_chain(make_portal, tmp_path):
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert {e.actor_id for e in events} == {f"proc:{n}" for n in range(PROCESSES)}
     assert verify_chain(portal.database).ok
+
+
+def test_appenders_that_expect_a_stale_head_still_chain_correctly(make_portal):
+    """Each store remembers the head it last wrote and appends after it without reading it; the
+    database decides. Two stores on one database (two processes) interleaving, and an append
+    whose transaction rolls back, leave one gap-free chain that verifies."""
+    from greenroom.audit.model import AuditEvent
+    from greenroom.audit.store import AuditStore
+
+    portal = make_portal()
+    first = AuditStore(portal.database)
+    second = AuditStore(portal.database)
+    engine = portal.database.engine
+
+    def append(store: AuditStore, target: str) -> int:
+        with engine.begin() as connection:
+            [stored] = store.append(connection, [AuditEvent("stale-head", target=target)])
+        return stored.seq
+
+    seqs = [append(first, "a1"), append(first, "a2")]  # the second one moves the head it expects
+    seqs.append(append(second, "b1"))  # `second` has expected nothing yet: it reads the head
+    seqs.append(append(first, "a3"))  # `first` expects a head that moved: it must not fork the chain
+    with engine.connect() as connection, connection.begin() as transaction:
+        first.append(connection, [AuditEvent("stale-head", target="rolled-back")])
+        transaction.rollback()
+    seqs.append(append(first, "a4"))  # it expects the rolled-back head, which never existed
+    seqs.append(append(second, "b2"))
+    assert seqs == sorted(seqs) and seqs == list(range(seqs[0], seqs[0] + 6))
+    events = trail(portal, event_id="stale-head", order="asc")
+    assert [e.target for e in events] == ["a1", "a2", "b1", "a3", "a4", "b2"]
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    report = verify_chain(portal.database)
+    assert report.ok, report.problems
+    assert report.head_seq == seqs[-1]

@@ -116,6 +116,9 @@ def _check_database(config: Path, uids: list[str], done: list[tuple[str, str]]) 
     unregistered = {e["target"] for e in succeeded if e["event_id"] == "location-mutate" and e["action"] == "delete"}
     ingested = {json.loads(e["meta"])["location"] for e in succeeded
                 if e["event_id"] == "entity-mutate" and e["action"] == "ingest"}
+    # a registration is one transaction with its first ingestion, so one event for both
+    ingested |= {"{type}:{target}".format(**json.loads(e["meta"])["location"]) for e in succeeded
+                 if e["event_id"] == "location-mutate" and e["action"] == "create"}
     gone = set(uids) - present_uids
     # committed change -> its event, and event -> the change committed
     assert gone == deleted_events

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
 from greenroom.audit import SYSTEM_ACTOR, Actor, AuditEvent, AuditQuery
-from greenroom.audit.model import GENESIS_HASH
+from greenroom.audit.model import GENESIS_HASH, _jsonable, canonical_bytes, meta_text
 from greenroom.audit.verify import verify_chain
 from greenroom.errors import ConflictError
 
@@ -100,3 +102,35 @@ def test_meta_is_canonical_json_and_capped(make_portal):
     big = _events(portal, event_id="big")[0].to_json()["meta"]
     assert big["truncated"] is True
     assert _events(portal, event_id="odd")[0].to_json()["meta"] == {"when": "object", "n": "nan"}
+
+
+class _Color(enum.Enum):
+    RED = 1
+
+
+class _Status(enum.StrEnum):
+    OK = "ok"
+
+
+@pytest.mark.parametrize("meta, stored", [
+    ({"b": 1, "a": {"y": [1, 2.5, "x"], "x": True}}, '{"a":{"x":true,"y":[1,2.5,"x"]},"b":1}'),
+    ({"none": None, "nan": float("nan"), "inf": float("inf")}, '{"inf":"inf","nan":"nan","none":null}'),
+    ({"tags": {"b", "a"}, 2: "two"}, '{"2":"two","tags":["a","b"]}'),
+    ({"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}, '{"when":"2026-01-02 03:04:05+00:00"}'),
+    ({"actor": SYSTEM_ACTOR}, '{"actor":"' + str(SYSTEM_ACTOR).replace('"', '\\"') + '"}'),
+    ({"color": _Color.RED, "status": _Status.OK, "big": 2**70}, '{"big":1180591620717411303424,"color":1,"status":"ok"}'),
+    ({"t": (1, 2)}, '{"t":[1,2]}'),
+])
+def test_meta_text_plain_json_fast_and_everything_else_the_long_way(meta, stored):
+    """The stored meta is one canonical form, whichever path produced it."""
+    assert meta_text(meta) == stored
+    assert meta_text(meta) == canonical_bytes(_jsonable(meta)).decode()
+
+
+def test_meta_text_cuts_what_is_nested_too_deep():
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(300):
+        node["n"] = {}
+        node = node["n"]  # type: ignore[assignment]
+    assert '"[too deep]"' in meta_text(deep)

@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Literal
 
 import orjson
@@ -57,10 +58,18 @@ def canonical_json(value: Any) -> str:
     return canonical_bytes(value).decode()
 
 
+MAX_META_DEPTH = 254  # orjson's own limit: the fast path below and `_jsonable` agree on it
+# Plain JSON values only: dataclasses and datetimes raise (they take the slow path, as strings).
+_PLAIN = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def _jsonable(value: Any, depth: int = 0) -> Any:
-    """Plain JSON: other types (and NaN/Infinity) become strings, keys become strings."""
-    if depth > 32:
+    """Plain JSON: other types (and NaN/Infinity) become strings, keys become strings, enums
+    their values."""
+    if depth > MAX_META_DEPTH:
         return "[too deep]"
+    if isinstance(value, Enum):
+        value = value.value
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -77,7 +86,14 @@ def meta_text(meta: Mapping[str, Any] | None) -> str:
     """`meta` as stored: canonical JSON; values JSON cannot carry become strings; huge ones are cut."""
     if not meta:
         return "{}"
-    data = canonical_bytes(_jsonable(meta))
+    try:
+        # The common case, serialized as it is. A `null` in it may have been NaN (orjson writes
+        # null, `_jsonable` a string), and anything but plain JSON raises: both go the long way.
+        data = orjson.dumps(meta, option=_PLAIN)
+        if b"null" in data:
+            data = canonical_bytes(_jsonable(meta))
+    except (TypeError, orjson.JSONEncodeError):
+        data = canonical_bytes(_jsonable(meta))
     if len(data) > MAX_META_BYTES:
         return canonical_json({"truncated": True, "bytes": len(data)})
     return data.decode()
@@ -195,7 +211,7 @@ class StoredEvent:
             "error": _cut(event.error, "error"),
             "prev_hash": prev_hash,
         }
-        return cls(**fields, hash=content_hash(fields))
+        return cls(**fields, hash=hashlib.sha256(HASH_DOMAIN + canonical_bytes(fields)).hexdigest())
 
     @classmethod
     def from_row(cls, row: Any) -> StoredEvent:

@@ -21,6 +21,7 @@ The actor is always explicit: taken from the request the guard authenticated, or
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ from greenroom.audit.signing import Signer
 from greenroom.audit.store import AuditPage, AuditQuery, AuditStore
 from greenroom.config.model import Config
 from greenroom.db.engine import Database
+from greenroom.observability.context import request_id_var
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -60,15 +62,28 @@ def error_text(exc: BaseException) -> str:
 
 
 def request_url(request: Request) -> str:
-    """Path and query, with the values of credential-like parameters redacted."""
-    query = request.url.query
+    """Path and query, with the values of credential-like parameters redacted.
+
+    Read from the ASGI scope (as Starlette's `request.url.path` and `.query` would be, without
+    building and re-parsing a whole URL for every audited request)."""
+    scope = request.scope
+    path: str = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    query = scope.get("query_string", b"").decode("utf-8", "replace")
     if not query:
-        return request.url.path
+        return path
     parts = []
     for item in query.split("&"):
         name, eq, _value = item.partition("=")
         parts.append(f"{name}=[REDACTED]" if eq and name.lower() in _SENSITIVE_QUERY else item)
-    return f"{request.url.path}?{'&'.join(parts)}"
+    return f"{path}?{'&'.join(parts)}"
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """One request header, read from the ASGI scope (names there are lower case)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class Coalescer:
@@ -124,6 +139,11 @@ class Operation:
         self.recorded = stored or self.recorded
         self._done = True
         return stored
+
+    def amend(self, *, target: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
+        """Change the event before it is recorded (a target or facts known only once work began)."""
+        base = self.event
+        self.event = dataclasses.replace(base, target=target or base.target, meta={**base.meta, **(meta or {})})
 
     def _final(
         self, meta: Mapping[str, Any] | None, target: str | None, status: Status, error: str | None
@@ -218,15 +238,13 @@ class AuditService:
         if ip is None:
             ip = self._client_address(request) if self._client_address else (
                 request.client.host if request.client else None)
-        agent = request.headers.get("user-agent")
-        host = request.headers.get("host")
+        agent = _header(request, b"user-agent")
+        host = _header(request, b"host")
         return Actor(actor_id=None if kind == "anonymous" else subject, type=kind, ip=ip,
                      hostname=host[:255] if host else None, user_agent=agent[:300] if agent else None)
 
     @staticmethod
     def request_info(request: Request) -> RequestInfo:
-        from greenroom.observability.context import request_id_var
-
         return RequestInfo(url=request_url(request), method=request.method, request_id=request_id_var.get())
 
     # -- reading ------------------------------------------------------------------------------

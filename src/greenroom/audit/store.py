@@ -111,6 +111,15 @@ class _Statements:
                          f"key_id = {mark} WHERE id = 1")
         # PostgreSQL: one event and the new head in one round trip (a data-modifying CTE).
         self.insert_and_set_head = f"WITH appended AS ({self.insert}) {self.set_head}" if mark == "%s" else None
+        # With the head this process expects: move it only if it is still there (a compare-and-set
+        # that waits for the row lock like any update), and on PostgreSQL insert the event in the
+        # same statement, from the updated row (no row: nothing inserted, the head was elsewhere).
+        self.move_head = (f"UPDATE audit_chain_head SET seq = {mark}, hash = {mark}, mac = {mark}, "  # noqa: S608
+                          f"key_id = {mark} WHERE id = 1 AND seq = {mark} AND hash = {mark}")
+        self.move_head_and_insert = (
+            f"WITH moved AS ({self.move_head} RETURNING 1) INSERT INTO audit_events ({columns}) "  # noqa: S608
+            f"SELECT {marks} FROM moved" if mark == "%s" else None
+        )
 
     @classmethod
     def of(cls, connection: Connection) -> _Statements:
@@ -125,6 +134,11 @@ class AuditStore:
     def __init__(self, database: Database, *, signer: Signer | None = None) -> None:
         self.database = database
         self.signer = signer
+        # The chain head as this process last wrote or read it: a hint that lets an append skip
+        # reading the head (PostgreSQL: one round trip instead of two). The database decides:
+        # a stale hint (another process appended, or the transaction that set it rolled back)
+        # moves nothing, and the append then takes the head as it is.
+        self._expected: tuple[int, str] | None = None
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, connection: Connection, events: Sequence[AuditEvent]) -> list[StoredEvent]:
@@ -132,39 +146,71 @@ class AuditStore:
         if not events:
             return []
         sql = _Statements.of(connection)
-        # Plain driver calls on the transaction's own DB-API connection: these three statements
-        # run with every audited change, and the SQL layers above the driver cost more than
-        # running them. Only our own statements and bound parameters go through this cursor.
+        # Plain driver calls on the transaction's own DB-API connection: these statements run
+        # with every audited change, and the SQL layers above the driver cost more than running
+        # them. Only our own statements and bound parameters go through this cursor.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
+            expected = self._expected
+            if expected is not None:
+                stored = self._chain(events, *expected)
+                if self._move_head(cursor, sql, expected, stored):
+                    return stored
             # Taking the head: one statement that both locks it and reads the previous position.
             cursor.execute(sql.take_head, (len(events),))
             row = cursor.fetchone()
             if row is None:
                 raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
-            seq, prev = int(row[0]) - len(events), str(row[1])
-            now_us = time.time_ns() // 1000
-            stored: list[StoredEvent] = []
-            for event in events:
-                seq += 1
-                record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
-                stored.append(record)
-                prev = record.hash
+            stored = self._chain(events, int(row[0]) - len(events), str(row[1]))
             rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
-            mac = key_id = None
-            if self.signer is not None:
-                mac, key_id = self.signer.sign("head", seq, prev), self.signer.key_id
+            mac, key_id = self._sign(stored[-1])
             if len(rows) == 1 and sql.insert_and_set_head is not None:
-                cursor.execute(sql.insert_and_set_head, (*rows[0], prev, mac, key_id))
+                cursor.execute(sql.insert_and_set_head, (*rows[0], stored[-1].hash, mac, key_id))
             else:
                 if len(rows) == 1:
                     cursor.execute(sql.insert, rows[0])
                 else:
                     cursor.executemany(sql.insert, rows)
-                cursor.execute(sql.set_head, (prev, mac, key_id))
+                cursor.execute(sql.set_head, (stored[-1].hash, mac, key_id))
         finally:
             cursor.close()
+        self._expected = (stored[-1].seq, stored[-1].hash)
         return stored
+
+    @staticmethod
+    def _chain(events: Sequence[AuditEvent], seq: int, prev: str) -> list[StoredEvent]:
+        """The stored form of `events`, numbered and chained after (seq, prev)."""
+        now_us = time.time_ns() // 1000
+        stored: list[StoredEvent] = []
+        for event in events:
+            seq += 1
+            record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
+            stored.append(record)
+            prev = record.hash
+        return stored
+
+    def _sign(self, last: StoredEvent) -> tuple[str | None, str | None]:
+        if self.signer is None:
+            return None, None
+        return self.signer.sign("head", last.seq, last.hash), self.signer.key_id
+
+    def _move_head(self, cursor: Any, sql: _Statements, expected: tuple[int, str], stored: list[StoredEvent]) -> bool:
+        """Append after the expected head if it is still the head; False (and nothing written) if not."""
+        last = stored[-1]
+        mac, key_id = self._sign(last)
+        moved = (last.seq, last.hash, mac, key_id, *expected)
+        rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
+        if len(rows) == 1 and sql.move_head_and_insert is not None:
+            cursor.execute(sql.move_head_and_insert, (*moved, *rows[0]))
+            if cursor.rowcount != 1:
+                return False
+        else:
+            cursor.execute(sql.move_head, moved)
+            if cursor.rowcount != 1:
+                return False
+            cursor.executemany(sql.insert, rows)
+        self._expected = (last.seq, last.hash)
+        return True
 
     def append_now(self, events: Sequence[AuditEvent]) -> list[StoredEvent]:
         """Append in a transaction of its own (for events that describe no database change)."""

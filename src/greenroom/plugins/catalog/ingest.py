@@ -120,10 +120,12 @@ class Ingestor:
         force: bool = False,
         progress: Callable[[int], None] | None = None,
         cause: Operation | None = None,
+        before_write: Callable[[Connection], None] | None = None,
     ) -> ApplyStats:
         """Read `spec`'s tree and apply it, unless nothing it read has changed.
 
-        `cause` is the audited request that asked for it (its actor owns the batch's event)."""
+        `cause` is the audited request that asked for it (its actor owns the batch's event);
+        `before_write` runs first in the write transaction."""
         with self._lock:
             started = time.perf_counter()
             if not force and self._unchanged(spec):
@@ -131,7 +133,8 @@ class Ingestor:
                 return ApplyStats(skipped=True)
             recorder = RecordingReader(self.read_url)
             result = self.reader(recorder, progress).read(spec)
-            stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()), audit=self._audit(spec, cause))
+            stats = self.writer.apply(result, inputs=sorted(recorder.inputs.items()), audit=self._audit(spec, cause),
+                                      before=before_write)
             if is_big(result):  # small trees leave it to SQLite's automatic checkpoints
                 self.database.checkpoint()
             if stats.inserted + stats.updated + stats.deleted + stats.orphaned >= ANALYZE_AFTER_ROWS:

@@ -125,28 +125,41 @@ class CatalogService:
     ) -> Location:
         """Register a location and ingest it now (the caller sees its entities at once).
 
-        `cause` (an audited operation) records the registration in its transaction; the
-        ingestion that follows is an event of its own, by the same actor."""
+        The location row is written in the ingestion's own transaction: it is registered with
+        its tree or not at all, and `cause` (an audited operation) records one event for both,
+        with the ingestion's counts."""
         if self.config.readonly and source == "api":
             raise NotAllowedError("This operation not allowed in readonly mode")
         t = tables.locations
         location = Location(str(uuid.uuid4()), spec.type, spec.target)
-        with self.database.engine.begin() as connection:
+
+        def refuse_a_second(connection: Connection) -> None:
             found = connection.execute(
                 select(t.c.id).where(t.c.type == spec.type, t.c.target == spec.target)
             ).first()
             if found is not None:
                 raise ConflictError(f"Location {spec.key} already exists")
+
+        def register(connection: Connection) -> None:
+            refuse_a_second(connection)
             connection.execute(
                 t.insert().values(
                     id=location.id, type=spec.type, target=spec.target, source=source,
                     created_at=datetime.now(UTC),
                 )
             )
-            if cause is not None:
-                cause.record(connection, target=location.id, meta={"location": location.to_json()})
-        if ingest:
-            self.ingestor.ingest(spec, force=True, cause=cause)
+
+        if cause is not None:
+            cause.amend(target=location.id, meta={"location": location.to_json()})
+        if not ingest:
+            with self.database.engine.begin() as connection:
+                register(connection)
+                if cause is not None:
+                    cause.record(connection)
+            return location
+        with self.database.engine.connect() as connection:  # before reading anything; again when writing
+            refuse_a_second(connection)
+        self.ingestor.ingest(spec, force=True, cause=cause, before_write=register)
         return location
 
     def update_location(self, location_id: str, spec: LocationSpec, *, cause: Operation | None = None) -> Location:
@@ -171,26 +184,37 @@ class CatalogService:
         return Location(location_id, spec.type, spec.target)
 
     def delete_location(self, location_id: str, *, cause: Operation | None = None) -> None:
+        """Unregister a location and delete its tree, in one transaction (one audit event)."""
         if self.config.readonly:
             raise NotAllowedError("This operation not allowed in readonly mode")
         location = self.location(location_id)
         t = tables.locations
-        with self.database.engine.begin() as connection:
-            connection.execute(delete(t).where(t.c.id == location_id))
-            if cause is not None:
-                cause.record(connection, meta={"location": location.to_json()})
-        self._remove_tree(location.spec, cause)
+        if cause is not None:
+            cause.amend(meta={"location": location.to_json()})
 
-    def _remove_tree(self, spec: LocationSpec, cause: Operation | None = None) -> None:
-        """A location went away: its entities go with it (Backstage deletes them at once)."""
+        def unregister(connection: Connection) -> None:
+            connection.execute(delete(t).where(t.c.id == location_id))
+
+        self._remove_tree(location.spec, cause, before=unregister)
+
+    def _remove_tree(
+        self, spec: LocationSpec, cause: Operation | None = None, *, before: Callable[[Connection], None] | None = None
+    ) -> None:
+        """A location went away: its entities go with it (Backstage deletes them at once), and what
+        its last ingestion found, in one transaction (after `before`)."""
         audit = None
         if self.audit is not None and self.audit.enabled:
             def audit(connection: Connection, stats: ApplyStats) -> None:
                 self._record_batch(connection, spec, stats, cause, action="delete-tree")
-        CatalogWriter(self.database, orphan_strategy="delete").apply(TreeResult(origin=spec), audit=audit)
-        s = tables.location_status
-        with self.database.engine.begin() as connection:
+
+        def forget(connection: Connection) -> None:
+            if before is not None:
+                before(connection)
+            s = tables.location_status
             connection.execute(delete(s).where(s.c.location_key == spec.key))
+
+        CatalogWriter(self.database, orphan_strategy="delete").apply(TreeResult(origin=spec), audit=audit,
+                                                                      before=forget)
 
     def location_by_entity(self, key: str) -> Location:
         row = self.queries.entity_row(key)
@@ -383,6 +407,8 @@ class CatalogService:
                                 "unchanged": stats.unchanged, "orphaned": stats.orphaned, "deleted": stats.deleted,
                                 "conflicts": stats.conflicts, "errors": len(stats.errors)}
         if cause is not None and cause.recorded is None:
+            if "location" in cause.event.meta:  # a location's own event: it names the location already
+                del meta["location"]
             cause.record(connection, meta=meta)
             return
         actor = cause.event.actor if cause is not None else SYSTEM_ACTOR

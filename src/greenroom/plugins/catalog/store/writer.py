@@ -241,11 +241,15 @@ class CatalogWriter:
         *,
         inputs: list[tuple[str, str]] | None = None,
         audit: Callable[[Connection, ApplyStats], None] | None = None,
+        before: Callable[[Connection], None] | None = None,
     ) -> ApplyStats:
-        """`audit` records the batch's audit event last in the same transaction (one per tree)."""
+        """`before` runs first in the transaction (a location row that comes or goes with its tree);
+        `audit` records the batch's audit event last in it (one per tree)."""
         big = is_big(result)
         with self.lock(), (self.database.bulk() if big else self.database.engine.begin()) as connection:
             self._lock_in_database(connection)
+            if before is not None:
+                before(connection)
             stats = self._apply(connection, result, inputs or [])
             if audit is not None:
                 audit(connection, stats)
