@@ -95,6 +95,19 @@ def test_service_token_use_is_an_audit_event(make_identity):
     assert STATIC not in repr(event.to_json())
 
 
+def test_service_token_uses_are_folded_before_any_event_is_built(make_identity):
+    """A script's every request uses its token: one event per credential and five minutes."""
+    identity = make_identity()
+    auth = Authenticator([{"type": "static", "options": {"token": STATIC, "subject": "ci"}}], local_mode=False,
+                         identity=identity)
+    before = len(identity.test_audit.events)
+    for _ in range(5):
+        assert auth(_request({"Authorization": f"Bearer {STATIC}"})).subject == "external:ci"
+    uses = [e for e in identity.test_audit.events[before:] if e.event_id == "auth-service-token"]
+    assert len(uses) == 1
+    assert uses[0].meta["coalesced"] == 0
+
+
 def test_guessing_locks_the_address_out(make_identity):
     identity = make_identity()  # addressMaxAttempts 5
     auth = Authenticator([{"type": "static", "options": {"token": STATIC, "subject": "ci"}}], local_mode=False,

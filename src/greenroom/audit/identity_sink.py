@@ -2,9 +2,10 @@
 stored in the trail instead of only logged.
 
 Identity builds `greenroom.identity.audit.AuditEvent`s; this sink turns each into a stored
-event. `auth-service-token` (a service credential used on a request) is recorded once per
-credential and address every five minutes with a count of the uses folded into it: the
-mutation events of those requests carry the service as their actor anyway.
+event. `auth-service-token` (a service credential used on a request) arrives once per
+credential and address every five minutes with a count of the uses folded into it (the
+identity auditor folds them): the mutation events of those requests carry the service as
+their actor anyway.
 """
 
 from __future__ import annotations
@@ -42,12 +43,7 @@ class StoredAuditSink:
         return self.service.enabled
 
     def emit(self, event: IdentityEvent) -> None:
-        meta = dict(event.meta)
-        if event.event_id == "auth-service-token":
-            folded = self.service.service_tokens.admit((event.actor.actor_id, event.actor.ip))
-            if folded is None:
-                return
-            meta["coalesced"] = folded
+        meta = dict(event.meta)  # (service-token uses arrive already folded: identity.audit.Auditor)
         request = None
         if event.request_url is not None:
             from greenroom.observability.context import request_id_var

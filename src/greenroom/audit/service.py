@@ -21,10 +21,7 @@ The actor is always explicit: taken from the request the guard authenticated, or
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -35,6 +32,7 @@ from greenroom.audit.model import SYSTEM_ACTOR, Actor, AuditEvent, RequestInfo, 
 from greenroom.audit.settings import AuditSettings
 from greenroom.audit.signing import Signer
 from greenroom.audit.store import AuditPage, AuditQuery, AuditStore
+from greenroom.coalesce import Coalescer
 from greenroom.config.model import Config
 from greenroom.db.engine import Database
 from greenroom.observability.context import request_id_var
@@ -86,35 +84,6 @@ def _header(request: Request, name: bytes) -> str | None:
     return None
 
 
-class Coalescer:
-    """At most one event per key per interval; the next one says how many were folded into it.
-
-    Used for events that an unauthenticated caller or every request could otherwise produce
-    at line rate (missing credentials, service-token use): the trail keeps the fact and a
-    count without letting anyone fill the database.
-    """
-
-    def __init__(self, interval: float, *, max_keys: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = interval
-        self.max_keys = max_keys
-        self._clock = clock
-        self._seen: dict[Any, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def admit(self, key: Any) -> int | None:
-        """None: fold this one in; otherwise record it, with this many folded since the last."""
-        now = self._clock()
-        with self._lock:
-            last = self._seen.get(key)
-            if last is not None and now - last[0] < self.interval:
-                self._seen[key] = (last[0], last[1] + 1)
-                return None
-            if len(self._seen) >= self.max_keys:
-                self._seen.clear()
-            self._seen[key] = (now, 0)
-            return last[1] if last is not None else 0
-
-
 class Operation:
     """One audited change: records `succeeded` in the change's transaction or `failed` after it."""
 
@@ -143,7 +112,9 @@ class Operation:
     def amend(self, *, target: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
         """Change the event before it is recorded (a target or facts known only once work began)."""
         base = self.event
-        self.event = dataclasses.replace(base, target=target or base.target, meta={**base.meta, **(meta or {})})
+        self.event = AuditEvent(event_id=base.event_id, status=base.status, severity=base.severity, plugin=base.plugin,
+                                actor=base.actor, action=base.action, target=target or base.target,
+                                request=base.request, meta={**base.meta, **(meta or {})}, error=base.error)
 
     def _final(
         self, meta: Mapping[str, Any] | None, target: str | None, status: Status, error: str | None
@@ -190,7 +161,6 @@ class AuditService:
         self._client_address = client_address
         self.anonymous_denials = Coalescer(60.0)
         self._worker: AuditWorker | None = None
-        self.service_tokens = Coalescer(300.0)
 
     def for_plugin(self, plugin_id: str) -> PluginAuditor:
         return PluginAuditor(self, plugin_id)

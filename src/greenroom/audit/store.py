@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from greenroom.errors import InputError
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 _COLUMNS = [tables.events.c[name] for name in StoredEvent.__slots__]
+_ROW = operator.attrgetter(*StoredEvent.__slots__)  # a stored event as its row, in column order
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class AuditStore:
             if row is None:
                 raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
             stored = self._chain(events, int(row[0]) - len(events), str(row[1]))
-            rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
+            rows = [_ROW(s) for s in stored]
             mac, key_id = self._sign(stored[-1])
             if len(rows) == 1 and sql.insert_and_set_head is not None:
                 cursor.execute(sql.insert_and_set_head, (*rows[0], stored[-1].hash, mac, key_id))
@@ -199,7 +201,7 @@ class AuditStore:
         last = stored[-1]
         mac, key_id = self._sign(last)
         moved = (last.seq, last.hash, mac, key_id, *expected)
-        rows = [tuple(getattr(s, name) for name in StoredEvent.__slots__) for s in stored]
+        rows = [_ROW(s) for s in stored]
         if len(rows) == 1 and sql.move_head_and_insert is not None:
             cursor.execute(sql.move_head_and_insert, (*moved, *rows[0]))
             if cursor.rowcount != 1:
