@@ -71,7 +71,7 @@ UI_PAGES = {
     ("GET", "/admin/plugins"),
     ("GET", "/admin/rbac"),
     ("GET", "/admin/audit"),
-    ("GET", "/admin/audit/export"),
+    ("POST", "/admin/audit/export"),
     ("POST", "/admin/rbac/roles"),
     ("GET", "/admin/rbac/explain"),
     ("GET", "/admin/rbac/roles/{kind}/{namespace}/{name}"),

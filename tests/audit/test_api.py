@@ -30,6 +30,11 @@ def _get(server, path, token=None, **params):
     return httpx.get(f"{server.url}{path}", params=params, headers=headers, timeout=30, trust_env=False)
 
 
+def _post(server, path, token=None, **params):
+    headers = bearer(token) if token else {}
+    return httpx.post(f"{server.url}{path}", params=params, headers=headers, timeout=30, trust_env=False)
+
+
 def test_filters_by_actor_action_target_outcome_and_time(served):
     portal, server = served
     admin = user_token(portal, ADMIN)
@@ -142,21 +147,26 @@ def test_reading_the_trail_is_itself_recorded(served):
 def test_export_over_http_needs_a_start_and_is_an_audit_event(served):
     portal, server = served
     admin = user_token(portal, ADMIN)
-    assert _get(server, "/api/audit/events/export", admin).status_code == 400
-    assert _get(server, "/api/audit/events/export", admin, format="xml", **{"from": "1d"}).status_code == 400
-    assert _get(server, "/api/audit/events/export", user_token(portal, "user:default/bob"),
+    assert _post(server, "/api/audit/events/export", admin).status_code == 400
+    assert _post(server, "/api/audit/events/export", admin, format="xml", **{"from": "1d"}).status_code == 400
+    assert _post(server, "/api/audit/events/export", user_token(portal, "user:default/bob"),
                 **{"from": "1d"}).status_code == 403
-    jsonl = _get(server, "/api/audit/events/export", admin, eventId="thing-mutate", **{"from": "1d"})
+    jsonl = _post(server, "/api/audit/events/export", admin, eventId="thing-mutate", **{"from": "1d"})
     assert jsonl.status_code == 200
     lines = [orjson.loads(line) for line in jsonl.content.splitlines()]
     assert len(lines) == 30
     assert lines == sorted(lines, key=lambda e: e["sequence"])
-    as_csv = _get(server, "/api/audit/events/export", admin, format="csv", eventId="thing-mutate", **{"from": "1d"})
+    as_csv = _post(server, "/api/audit/events/export", admin, format="csv", eventId="thing-mutate", **{"from": "1d"})
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(rows) == 30
     assert rows[0]["eventId"] == "thing-mutate"
     exports = trail(portal, event_id="audit-export")
     assert [e.actor_id for e in exports] == [ADMIN, ADMIN]
+    # a GET changes nothing: an export marks events exported, so it is a POST (with a session,
+    # one carrying the CSRF token)
+    assert _get(server, "/api/audit/events/export", admin, **{"from": "1d"}).status_code == 405
+    # recorded as the export it is, not also as a read of the trail
+    assert [e for e in trail(portal, event_id="resource-read") if e.target == "/api/audit/events/export"] == []
     assert exports[-1].to_json()["meta"]["count"] == 30
 
 

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from sqlalchemy import text
+
 from greenroom.audit import AuditQuery
 from tests.ui.conftest import UiHandle, csrf_of, signed_in
 from tests.ui.test_pages import HTML, assert_clean_html
@@ -51,27 +53,48 @@ def test_filter_and_page_through_the_trail(ui_portal: Any) -> None:
 def test_export_downloads_and_is_recorded(ui_portal: Any) -> None:
     portal: UiHandle = ui_portal()
     carol = signed_in(portal, "carol")
-    missing = carol.get(f"{portal.url}/admin/audit/export?format=jsonl", headers=HTML)
+    token = csrf_of(carol.get(f"{portal.url}/admin/audit", headers=HTML).text)
+    url = f"{portal.url}/admin/audit/export"
+    missing = carol.post(url, data={"csrf_token": token, "format": "jsonl"}, headers=HTML)
     assert missing.status_code == 400
     assert "needs a start time" in missing.text
-    download = carol.get(f"{portal.url}/admin/audit/export?format=jsonl&from=1d&eventId=auth-sign-in")
+    download = carol.post(url, data={"csrf_token": token, "format": "jsonl", "from": "1d", "eventId": "auth-sign-in"})
     assert download.status_code == 200
     assert download.headers["content-disposition"] == 'attachment; filename="greenroom-audit.jsonl"'
     lines = [json.loads(line) for line in download.text.splitlines()]
     assert lines
     assert {line["eventId"] for line in lines} == {"auth-sign-in"}
-    csv = carol.get(f"{portal.url}/admin/audit/export?format=csv&from=1d")
+    csv = carol.post(url, data={"csrf_token": token, "format": "csv", "from": "1d"})
     assert csv.headers["content-type"].startswith("text/csv")
     exports = _events(portal, event_id="audit-export")
     assert len(exports) == 2
     assert {e.actor_id for e in exports} == {"user:default/carol"}
 
 
+def test_an_export_cannot_be_triggered_from_another_site(ui_portal: Any) -> None:
+    """An export marks events exported (what retention may delete): a link or a form on another
+    site, which the browser sends with the session cookie, must not be able to start one."""
+    portal: UiHandle = ui_portal()
+    carol = signed_in(portal, "carol")
+    url = f"{portal.url}/admin/audit/export"
+    assert carol.get(f"{url}?format=jsonl&from=1970-01-01", headers=HTML).status_code in (404, 405)
+    forged = carol.post(url, data={"format": "jsonl", "from": "1970-01-01"}, headers=HTML)
+    assert forged.status_code == 403
+    assert _events(portal, event_id="audit-export") == []
+    with portal.portal.database.engine.connect() as connection:
+        marked = connection.execute(text("SELECT count(*) FROM audit_events WHERE exported_at IS NOT NULL"))
+        assert marked.scalar() == 0
+
+
 def test_the_trail_needs_its_permissions_and_denials_are_recorded(ui_portal: Any) -> None:
     portal: UiHandle = ui_portal()
     alice = signed_in(portal, "alice")
-    for path, permission in (("/admin/audit", "audit.read"), ("/admin/audit/export?from=1d", "audit.export")):
-        denied = alice.get(portal.url + path, headers=HTML)
+    token = csrf_of(alice.get(f"{portal.url}/settings", headers=HTML).text)
+    for path, permission in (("/admin/audit", "audit.read"), ("/admin/audit/export", "audit.export")):
+        if path.endswith("/export"):
+            denied = alice.post(portal.url + path, data={"csrf_token": token, "from": "1d"}, headers=HTML)
+        else:
+            denied = alice.get(portal.url + path, headers=HTML)
         assert denied.status_code == 403
         assert f'<code class="permission">{permission}</code>' in denied.text
         assert "auth-sign-in" not in denied.text

@@ -1,7 +1,7 @@
 """`/api/audit`: read, export and verify the trail.
 
     GET /api/audit/events?actor=&eventId=&action=&target=&status=&severity=&plugin=&from=&to=&order=&limit=&cursor=
-    GET /api/audit/events/export?format=jsonl|csv&from=...&to=...   (plus the same filters)
+    POST /api/audit/events/export?format=jsonl|csv&from=...&to=...  (plus the same filters)
     GET /api/audit/verify
 
 Every read of the trail is itself recorded (the routes are `sensitive`), and an export is
@@ -106,7 +106,10 @@ def register(router: PluginRouter, auditor: AuditService) -> None:
         info = {"nextCursor": page.next_cursor} if page.next_cursor else {}
         return _json({"items": [e.to_json() for e in page.items], "pageInfo": info, "limit": page.limit})
 
-    @router.get("/events/export", permission=AUDIT_EXPORT, sensitive=True)
+    # POST: an export marks the events it wrote as exported (what retention may then delete), so
+    # it is a change, and a browser session must send its CSRF token with it. Not `sensitive`:
+    # the export's own `audit-export` event records it (not a `resource-read` as well).
+    @router.post("/events/export", permission=AUDIT_EXPORT)
     async def export_events(request: Request) -> Response:
         params = _single(request, (allowed - set(PAGING)) | {"format"})
         fmt = params.pop("format", "jsonl")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,11 +35,12 @@ PAGE = AdminPage("/admin/audit", "Audit trail", "Who did what, when, and with wh
                  "investigators", AUDIT_READ)
 
 
-def _filters(request: Request) -> dict[str, str]:
+def _filters(values: Mapping[str, Any]) -> dict[str, str]:
     """The filled-in filters of the form (an HTML form also sends the empty ones)."""
     out = {}
     for name in FILTERS:
-        value = request.query_params.get(name, "").strip()
+        raw = values.get(name, "")
+        value = raw.strip() if isinstance(raw, str) else ""
         if len(value) > MAX_VALUE:
             raise InputError(f"The {name} filter is too long")
         if value:
@@ -48,7 +50,7 @@ def _filters(request: Request) -> dict[str, str]:
 
 def audit_page(ui: Ui, auditor: AuditService, request: Request, viewer: Viewer) -> Response:
     viewer.require(AUDIT_READ)
-    filters = _filters(request)
+    filters = _filters(request.query_params)
     cursor = request.query_params.get("cursor") or None
     error = None
     events: list[dict[str, Any]] = []
@@ -75,27 +77,30 @@ def register(routers: Mapping[str, PluginRouter], ui: Ui, auditor: AuditService)
     async def audit(request: Request) -> Response:
         return await ui.run(request, lambda viewer: audit_page(ui, auditor, request, viewer))
 
-    @admin.get("/audit/export", public=True, include_in_schema=False)
+    # A POST with the session's CSRF token: an export marks the events it wrote as exported
+    # (what retention may then delete), which a link on another site must not be able to do.
+    @admin.post("/audit/export", public=True, include_in_schema=False)
     async def export(request: Request) -> Response:
         spool = tempfile.SpooledTemporaryFile(max_size=EXPORT_MEMORY)  # noqa: SIM115 - closed by the response
-        fmt = request.query_params.get("format", "jsonl")
+        chosen: list[str] = []
 
-        def write(viewer: Viewer) -> Response:
+        def write(viewer: Viewer, form: FormData) -> Response:
             viewer.require(AUDIT_EXPORT)
-            if fmt not in FORMATS:
+            fmt = form.get("format", "jsonl")
+            if not isinstance(fmt, str) or fmt not in FORMATS:
                 raise InputError(f"Invalid format '{fmt}', expected jsonl or csv")
-            filters = _filters(request)
+            filters = _filters(form)
             if "from" not in filters:
                 raise InputError("An export needs a start time (From): 2026-01-01, or a relative time such as 7d")
             auditor.export(parse_query(filters), fmt, spool, actor=auditor.actor(request),  # type: ignore[arg-type]
                            request=auditor.request_info(request), plugin="audit")
             spool.seek(0)
+            chosen.append(fmt)
             return Response(status_code=204)
 
-        response = await ui.run(request, write)
+        response = await ui.run_form(request, write)
         if response.status_code != 204:  # an error page or the sign-in redirect
             spool.close()
             return response
 
-        return download(spool, fmt, NO_STORE)
-
+        return download(spool, chosen[0], NO_STORE)
