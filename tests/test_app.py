@@ -148,3 +148,28 @@ def test_plugins_cannot_mount_over_core_paths(mount):
 
     with pytest.raises(ValueError, match="overlaps the core"):
         PluginManifest(id="sneaky", version="1", mounts=(mount,))
+
+
+def test_serving_hooks_run_once_after_the_start_hooks(make_portal):
+    """Background work that would slow start-up (a first ingestion) waits for `serving`: at the
+    end of the ASGI start-up, or, when the server says it will call it (`greenroom serve`, once
+    it listens), then and only once."""
+    calls: list[str] = []
+    portal = make_portal()
+    context = portal.registry.contexts[0]
+    context.start_hooks.append(lambda: calls.append("start"))
+    context.serving_hooks.append(lambda: calls.append("serving"))
+    with TestClient(portal.app):
+        assert calls == ["start", "serving"]
+
+    calls.clear()
+    deferred = make_portal()
+    context = deferred.registry.contexts[0]
+    context.start_hooks.append(lambda: calls.append("start"))
+    context.serving_hooks.append(lambda: calls.append("serving"))
+    deferred.defer_serving = True
+    with TestClient(deferred.app):
+        assert calls == ["start"]
+        deferred.serving()
+        deferred.serving()
+        assert calls == ["start", "serving"]

@@ -86,6 +86,19 @@ class Portal:
     production: bool
     local_mode: bool
     auditor: AuditService | None = None
+    # Set by a server that calls `serving()` itself once it listens (`greenroom serve`);
+    # otherwise the plugins' serving hooks run at the end of the ASGI start-up.
+    defer_serving: bool = False
+    _served: bool = False
+
+    def serving(self) -> None:
+        """The server accepts requests: run the plugins' serving hooks (once)."""
+        if self._served:
+            return
+        self._served = True
+        for context in self.registry.contexts:
+            for hook in context.serving_hooks:
+                hook()
 
 
 def _allowed_hosts(config: Config, local_mode: bool) -> list[str] | None:
@@ -196,6 +209,8 @@ def create_portal(
         for context in registry.contexts:
             for hook in context.start_hooks:
                 hook()
+        if not portal.defer_serving:
+            portal.serving()
         log.info("greenroom started", extra={"version": __version__, "production": production,
                                               "local_mode": local_mode})
         try:

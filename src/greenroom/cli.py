@@ -121,8 +121,23 @@ def serve(
         )
         sys.stderr.flush()
     # No WebSocket routes: ws="none" also spares importing a WebSocket implementation.
-    uvicorn.run(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
-                proxy_headers=False, server_header=False, ws="none")
+    server_config = uvicorn.Config(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
+                                   proxy_headers=False, server_header=False, ws="none")
+    _listening_server(portal, server_config).run()
+
+
+def _listening_server(portal: Any, config: Any) -> Any:
+    """uvicorn's server, telling the portal once it listens (its first ingestion starts then)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                portal.serving()
+
+    portal.defer_serving = True
+    return Server(config)
 
 
 @db_app.command("upgrade")

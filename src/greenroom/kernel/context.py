@@ -133,6 +133,7 @@ class PluginContext:
         self._guard = guard
         self.routers: list[PluginRouter] = []
         self.start_hooks: list[Callable[[], None]] = []
+        self.serving_hooks: list[Callable[[], None]] = []
         self.stop_hooks: list[Callable[[], None]] = []
         self._closed = False
 
@@ -168,6 +169,13 @@ class PluginContext:
 
     def on_start(self, hook: Callable[[], None]) -> None:
         self.start_hooks.append(hook)
+
+    def on_serving(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once the server accepts requests: background work that would compete with
+        start-up for the interpreter (a first ingestion) starts here rather than in `on_start`.
+        Under `greenroom serve` that is after the listening socket is bound; where nothing says
+        so (tests, another ASGI server), right after the start hooks."""
+        self.serving_hooks.append(hook)
 
     def on_stop(self, hook: Callable[[], None]) -> None:
         self.stop_hooks.append(hook)

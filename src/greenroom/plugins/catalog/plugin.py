@@ -39,7 +39,7 @@ def _setup(ctx: PluginContext) -> None:
     # Conditional decisions on `catalog-entity` are written in the catalog's rules.
     ctx.services.get(PERMISSIONS).register_resource_type(entity_resource_type(service.queries))
     register(ctx.router("/api/catalog"), service, ctx.services.get(PERMISSIONS))
-    ctx.on_start(service.start)
+    ctx.on_serving(service.start)  # the first ingestion must not slow the server's start-up
     ctx.on_stop(service.stop)
 
 
