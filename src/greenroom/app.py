@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -129,7 +130,10 @@ def _mount(app: FastAPI, router: PluginRouter) -> None:
     declared). `include_router` would instead wrap the router and, on the first request that
     walks past it, analyse every one of its endpoints a second time (FastAPI >= 0.16x builds
     included routes lazily): tens of milliseconds on the first request, for nothing."""
-    app.router.routes.extend(router.api.routes)
+    for route in router.api.routes:
+        if isinstance(route, APIRoute):
+            route.dependency_overrides_provider = app  # as include_router would set it
+        app.router.routes.append(route)
 
 
 def _core_routes(app: FastAPI, guard: Guard, registry: Registry, database: Database) -> None:
@@ -216,6 +220,7 @@ def create_portal(
         try:
             yield
         finally:
+            portal._served = False  # an app started again runs its serving hooks again
             for context in reversed(registry.contexts):
                 for hook in reversed(context.stop_hooks):
                     with contextlib.suppress(Exception):

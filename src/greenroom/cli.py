@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -123,7 +124,8 @@ def serve(
     # No WebSocket routes: ws="none" also spares importing a WebSocket implementation.
     server_config = uvicorn.Config(portal.app, host=listen_host, port=listen_port, log_config=None, access_log=False,
                                    proxy_headers=False, server_header=False, ws="none")
-    _listening_server(portal, server_config).run()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C after a clean shutdown (as uvicorn.run)
+        _listening_server(portal, server_config).run()
 
 
 def _listening_server(portal: Any, config: Any) -> Any:
@@ -134,7 +136,11 @@ def _listening_server(portal: Any, config: Any) -> Any:
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
-                portal.serving()
+                try:
+                    portal.serving()
+                except Exception:  # shut down cleanly (stop hooks, database) rather than half-started
+                    logging.getLogger("greenroom.cli").exception("a plugin's serving hook failed; stopping")
+                    self.should_exit = True
 
     portal.defer_serving = True
     return Server(config)

@@ -111,6 +111,7 @@ def test_failed_changes_record_the_failure(cat, repo):
     failed = trail(cat.portal, event_id="location-mutate", status="failed")
     assert [(e.action, e.error.split(":")[0]) for e in failed] == [("create", "ConflictError"),
                                                                     ("delete", "NotFoundError")]
+    assert failed[0].target == f"url:{url}"  # the refused location, not an id it never got
 
 
 def test_readonly_catalog_refusal_is_recorded(catalog, repo):  # noqa: F811

@@ -127,6 +127,16 @@ def test_meta_text_plain_json_fast_and_everything_else_the_long_way(meta, stored
     assert meta_text(meta) == canonical_bytes(_jsonable(meta)).decode()
 
 
+class _Redacting(dict):  # type: ignore[type-arg]
+    def items(self):  # type: ignore[no-untyped-def, override]
+        return [(k, "[REDACTED]") for k in self]
+
+
+def test_meta_text_respects_what_a_subclass_says_about_itself():
+    """orjson reads a dict subclass's storage directly; such values take the long way."""
+    assert meta_text({"credentials": _Redacting(password="hunter2")}) == '{"credentials":{"password":"[REDACTED]"}}'
+
+
 def test_meta_text_cuts_what_is_nested_too_deep():
     deep: dict[str, object] = {}
     node = deep

@@ -59,8 +59,10 @@ def canonical_json(value: Any) -> str:
 
 
 MAX_META_DEPTH = 254  # orjson's own limit: the fast path below and `_jsonable` agree on it
-# Plain JSON values only: dataclasses and datetimes raise (they take the slow path, as strings).
-_PLAIN = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+# Plain JSON values only: dataclasses, datetimes and subclasses of dict, list, str and int (whose
+# own methods orjson would bypass) raise, and take the slow path.
+_PLAIN = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+          | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:

@@ -251,7 +251,7 @@ class Authenticator:
         return None
 
     # -- the request ----------------------------------------------------------------------
-    def _from_bearer(self, token: str) -> Principal:
+    def _from_bearer(self, token: str, address: str | None = None) -> Principal:
         if self.identity is not None and self.identity.knows_token(token):
             return self.identity.principal_from_token(token)
         if self.identity is not None and token.count(".") == 2:
@@ -264,7 +264,7 @@ class Authenticator:
         principal = self._service_token(token)
         if principal is None:
             raise CredentialError("Invalid or expired token", reason="unknown-token", counts=True)
-        self._auditor.emit("auth-service-token", "succeeded", actor_id=principal.subject,
+        self._auditor.emit("auth-service-token", "succeeded", actor_id=principal.subject, ip=address,
                            meta={"credential": principal.credential})
         return principal
 
@@ -283,7 +283,7 @@ class Authenticator:
             identity.brute_force.check_address(address)
         try:
             if header is not None:
-                principal = self._from_bearer(_bearer(header))
+                principal = self._from_bearer(_bearer(header), address)
             else:
                 assert identity is not None
                 assert cookie is not None

@@ -148,9 +148,9 @@ class CatalogService:
                     created_at=datetime.now(UTC),
                 )
             )
+            if cause is not None:  # from here on the event is about this location
+                cause.amend(target=location.id, meta={"location": location.to_json()})
 
-        if cause is not None:
-            cause.amend(target=location.id, meta={"location": location.to_json()})
         if not ingest:
             with self.database.engine.begin() as connection:
                 register(connection)
