@@ -83,13 +83,8 @@ class Guard:
         self.permissions = permissions
         self.audit = audit  # records denials, decisions on mutations and reads (greenroom.audit.access)
 
-    def check(self, request: Request, permission: Permission, plugin_id: str) -> Authorization:
-        """Authenticate and authorize (no I/O beyond cached lookups: it runs on the event loop for
-        async endpoints). A refusal raises; `admit` also records it, off the loop."""
-        return self._check(request, permission, plugin_id)
-
     async def admit(self, request: Request, permission: Permission, plugin_id: str, *, threaded: bool) -> None:
-        """`check` (in the thread pool when `threaded`), with a refusal recorded in the audit trail
+        """`_check` (in the thread pool when `threaded`), with a refusal recorded in the audit trail
         from the thread pool: the append waits on the chain head and must not stall the loop."""
         try:
             if threaded:
@@ -102,6 +97,8 @@ class Guard:
             raise
 
     def _check(self, request: Request, permission: Permission, plugin_id: str) -> Authorization:
+        """Authenticate and authorize (no I/O beyond cached lookups: it runs on the event loop for
+        async endpoints). A refusal raises."""
         principal = self.authenticate(request)
         request.state.principal = principal
         if not principal.is_authenticated:
