@@ -273,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--deletes", type=int, default=400)
-    parser.add_argument("--locations", type=int, default=120)
+    parser.add_argument("--locations", type=int, default=300)
     parser.add_argument("--reads", type=int, default=1000)
     parser.add_argument("--n", type=int, default=10_000, help="synthetic catalog size (0: bare components)")
     parser.add_argument("--aa", action="store_true",

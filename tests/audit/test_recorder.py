@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 import itertools
+import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from greenroom.audit import SYSTEM_ACTOR, Actor, AuditEvent, AuditQuery
-from greenroom.audit.model import GENESIS_HASH, _jsonable, canonical_bytes, meta_text
+from greenroom.audit.model import GENESIS_HASH, MAX_TEXT, _jsonable, canonical_bytes, meta_text
+from greenroom.audit.store import random_uuid
 from greenroom.audit.verify import verify_chain
 from greenroom.errors import ConflictError
 
@@ -77,6 +79,65 @@ def test_events_chain_by_hash_from_genesis(make_portal):
         assert after.prev_hash == before.hash or after.seq != before.seq + 1
     assert all(e.computed_hash() == e.hash for e in events)
     assert verify_chain(portal.database).ok
+
+
+def test_amending_an_operation_changes_only_the_event_it_records(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    with audit.operation("thing-mutate", action="delete", target="thing:asked", meta={"a": 1}) as op, \
+            portal.database.engine.begin() as connection:
+        op.amend(target="thing:found", meta={"b": 2})
+        op.amend(meta={"a": 3})
+        op.record(connection, meta={"c": 4})
+    [event] = _events(portal, event_id="thing-mutate")
+    assert event.target == "thing:found"
+    assert event.to_json()["meta"] == {"a": 3, "b": 2, "c": 4}
+    assert (op.event.target, dict(op.event.meta)) == ("thing:asked", {"a": 1})  # the event as begun
+
+
+def test_over_long_texts_are_cut_to_their_columns_and_hashed_as_stored(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    actor = Actor(actor_id="user:default/" + "a" * 700, type="user", ip="1" * 80, hostname="h" * 300,
+                  user_agent="u" * 400)
+    audit.log("thing-mutate", actor=actor, action="x" * 70, target="t" * 1200, error="e" * 5000)
+    audit.log("thing-mutate", actor=actor, target="short")
+    long, short = _events(portal, event_id="thing-mutate", order="asc")
+    assert (len(long.actor_id), len(long.ip), len(long.hostname), len(long.user_agent), len(long.action),
+            len(long.target), len(long.error)) == (MAX_TEXT["actor_id"], MAX_TEXT["ip"], MAX_TEXT["hostname"],
+                                                   MAX_TEXT["user_agent"], MAX_TEXT["action"], MAX_TEXT["target"],
+                                                   MAX_TEXT["error"])
+    assert long.target == "t" * MAX_TEXT["target"]
+    assert short.target == "short"
+    assert long.computed_hash() == long.hash
+    assert short.computed_hash() == short.hash
+    assert verify_chain(portal.database).ok
+
+
+def test_event_ids_are_random_version_4_uuids():
+    seen = set()
+    for _ in range(5000):
+        text_form = random_uuid()
+        parsed = uuid.UUID(text_form)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text_form)
+        seen.add(text_form)
+    assert len(seen) == 5000
+
+
+def test_the_event_id_index_is_left_to_postgresql(make_portal):
+    """SQLite writes a page per index with every change; eventId filters still answer in full."""
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+    for i in range(30):
+        audit.log("rare-thing" if i % 10 == 3 else "common-thing", target=f"thing:{i}")
+    names = {ix["name"] for ix in inspect(portal.database.engine).get_indexes("audit_events")}
+    assert ("ix_audit_events_event_id" in names) == (not portal.database.is_sqlite)
+    assert {"ix_audit_events_time_us", "ix_audit_events_actor_id", "ix_audit_events_target"} <= names
+    rare = portal.auditor.query(AuditQuery(event_id="rare-thing"), limit=2)
+    assert [e.target for e in rare.items] == ["thing:23", "thing:13"]
+    assert rare.next_cursor is not None
+    rest = portal.auditor.query(AuditQuery(), cursor=rare.next_cursor)
+    assert [e.target for e in rest.items] == ["thing:3"]
 
 
 def test_disabled_auditing_records_nothing(make_portal):

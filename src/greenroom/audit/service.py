@@ -85,11 +85,16 @@ def _header(request: Request, name: bytes) -> str | None:
 
 
 class Operation:
-    """One audited change: records `succeeded` in the change's transaction or `failed` after it."""
+    """One audited change: records `succeeded` in the change's transaction or `failed` after it.
+
+    `event` is the event as begun; `amend` changes the target and adds metadata, and the event
+    as recorded is built once, when it is recorded (these run with every audited change)."""
 
     def __init__(self, auditor: PluginAuditor, event: AuditEvent) -> None:
         self._auditor = auditor
         self.event = event
+        self.target = event.target
+        self.meta: dict[str, Any] = dict(event.meta)
         self.recorded: StoredEvent | None = None
         self._done = False
 
@@ -103,27 +108,25 @@ class Operation:
         error: str | None = None,
     ) -> StoredEvent | None:
         """Append the event in `connection`'s transaction (last, just before it commits)."""
-        event = self._final(meta, target, status, error)
-        stored = self._auditor.record(event, connection=connection)
+        stored = self._auditor.service.record(self._final(meta, target, status, error), connection=connection)
         self.recorded = stored or self.recorded
         self._done = True
         return stored
 
     def amend(self, *, target: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
         """Change the event before it is recorded (a target or facts known only once work began)."""
-        base = self.event
-        self.event = AuditEvent(event_id=base.event_id, status=base.status, severity=base.severity, plugin=base.plugin,
-                                actor=base.actor, action=base.action, target=target or base.target,
-                                request=base.request, meta={**base.meta, **(meta or {})}, error=base.error)
+        if target:
+            self.target = target
+        if meta:
+            self.meta.update(meta)
 
     def _final(
         self, meta: Mapping[str, Any] | None, target: str | None, status: Status, error: str | None
     ) -> AuditEvent:
         base = self.event
-        merged = {**base.meta, **(meta or {})}
         return AuditEvent(event_id=base.event_id, status=status, severity=base.severity, plugin=base.plugin,
-                          actor=base.actor, action=base.action, target=target or base.target,
-                          request=base.request, meta=merged, error=error)
+                          actor=base.actor, action=base.action, target=target or self.target,
+                          request=base.request, meta={**self.meta, **meta} if meta else dict(self.meta), error=error)
 
     def __enter__(self) -> Operation:
         return self

@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import operator
+import os
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -96,6 +96,17 @@ def decode_cursor(cursor: str) -> tuple[AuditQuery, int]:
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise bad
     return query, seq
+
+
+def random_uuid() -> str:
+    """A random (version 4) UUID in its text form, as `str(uuid.uuid4())` gives it, without the
+    `uuid.UUID` object (a fifth of the cost; it runs with every audited change)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+# RFC 9562 variant bits: the first hex digit of the fourth group is 8, 9, a or b
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 class _Statements:
@@ -186,7 +197,7 @@ class AuditStore:
         stored: list[StoredEvent] = []
         for event in events:
             seq += 1
-            record = StoredEvent.build(event, seq=seq, id=str(uuid.uuid4()), time_us=now_us, prev_hash=prev)
+            record = StoredEvent.build(event, seq=seq, id=random_uuid(), time_us=now_us, prev_hash=prev)
             stored.append(record)
             prev = record.hash
         return stored
@@ -210,7 +221,10 @@ class AuditStore:
             cursor.execute(sql.move_head, moved)
             if cursor.rowcount != 1:
                 return False
-            cursor.executemany(sql.insert, rows)
+            if len(rows) == 1:
+                cursor.execute(sql.insert, rows[0])
+            else:
+                cursor.executemany(sql.insert, rows)
         self._expected = (last.seq, last.hash)
         return True
 

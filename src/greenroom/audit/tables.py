@@ -41,7 +41,7 @@ events = Table(
 )
 Index("ix_audit_events_time_us", events.c.time_us)
 Index("ix_audit_events_actor_id", events.c.actor_id, events.c.seq)
-Index("ix_audit_events_event_id", events.c.event_id, events.c.seq)
+Index("ix_audit_events_event_id", events.c.event_id, events.c.seq)  # PostgreSQL only (audit_0002)
 Index("ix_audit_events_target", events.c.target, events.c.seq)
 
 # One row (id = 1): the last sequence number and hash. Appenders lock it, which serialises

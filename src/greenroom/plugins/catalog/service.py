@@ -407,7 +407,7 @@ class CatalogService:
                                 "unchanged": stats.unchanged, "orphaned": stats.orphaned, "deleted": stats.deleted,
                                 "conflicts": stats.conflicts, "errors": len(stats.errors)}
         if cause is not None and cause.recorded is None:
-            if "location" in cause.event.meta:  # a location's own event: it names the location already
+            if "location" in cause.meta:  # a location's own event: it names the location already
                 del meta["location"]
             cause.record(connection, meta=meta)
             return
