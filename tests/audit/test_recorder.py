@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, text
 
-from greenroom.audit import SYSTEM_ACTOR, Actor, AuditEvent, AuditQuery
+from greenroom.audit import SYSTEM_ACTOR, Actor, AuditEvent, AuditQuery, RequestInfo, StoredEvent
 from greenroom.audit.model import GENESIS_HASH, MAX_TEXT, _jsonable, canonical_bytes, meta_text
 from greenroom.audit.store import random_uuid
 from greenroom.audit.verify import verify_chain
@@ -112,6 +112,43 @@ def test_over_long_texts_are_cut_to_their_columns_and_hashed_as_stored(make_port
     assert long.computed_hash() == long.hash
     assert short.computed_hash() == short.hash
     assert verify_chain(portal.database).ok
+
+
+def test_the_stored_form_and_hash_of_an_event_are_stable():
+    """Chains written by earlier versions must verify: the same event gives the same row and hash
+    (the expected hash was computed by the version before the row was built in one pass)."""
+    event = AuditEvent(
+        event_id="e" * 120, status="failed", severity="high", plugin="p" * 70,
+        actor=Actor(actor_id="user:default/alice", type="user", ip="203.0.113.7", hostname="portal.example",
+                    user_agent="Mozilla/5.0 \u00fcn\u00ef"),
+        action="delete", target="component:default/payments",
+        request=RequestInfo(url="/api/catalog/x?" + "q" * 2100, method="DELETE" * 4, request_id="r" * 200),
+        meta={"b": [1, 2.5, None], "a": {"z": "\u00fc", "y": True}}, error="boom")
+    stored = StoredEvent.build(event, seq=7, id="3f2b9a3c-0f4e-4c1d-9a7e-1b2c3d4e5f60", time_us=1764400000123456,
+                               prev_hash="ab" * 32)
+    assert stored.hash == "ded48f6e14b905bbfad0a7c3c6b9c1949ea26894aed46803c0e078ac72352fca"
+    assert (len(stored.event_id), len(stored.plugin), len(stored.request_url), len(stored.request_method),
+            len(stored.request_id)) == (MAX_TEXT["event_id"], MAX_TEXT["plugin"], MAX_TEXT["url"],
+                                        MAX_TEXT["method"], MAX_TEXT["request_id"])
+    assert stored.meta == '{"a":{"y":true,"z":"\u00fc"},"b":[1,2.5,null]}'
+    assert stored.computed_hash() == stored.hash
+
+
+def test_a_failed_operation_records_the_amended_event(make_portal):
+    portal = make_portal()
+    audit = portal.auditor.for_plugin("demo")
+
+    def change() -> None:
+        with audit.operation("thing-mutate", action="delete", target="thing:asked") as op:
+            op.amend(target="thing:found", meta={"found": True})
+            op.amend(target=None, meta=None)  # nothing to change: the amended target stays
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        change()
+    [event] = _events(portal, event_id="thing-mutate")
+    assert (event.status, event.target, event.error) == ("failed", "thing:found", "RuntimeError: disk full")
+    assert event.to_json()["meta"] == {"found": True}
 
 
 def test_event_ids_are_random_version_4_uuids():
