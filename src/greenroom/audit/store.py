@@ -143,6 +143,13 @@ class _Statements:
         return found
 
 
+def _insert(cursor: Any, sql: _Statements, rows: list[tuple[Any, ...]]) -> None:
+    if len(rows) == 1:
+        cursor.execute(sql.insert, rows[0])
+    else:
+        cursor.executemany(sql.insert, rows)
+
+
 class AuditStore:
     def __init__(self, database: Database, *, signer: Signer | None = None) -> None:
         self.database = database
@@ -164,30 +171,30 @@ class AuditStore:
         # them. Only our own statements and bound parameters go through this cursor.
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            expected = self._expected
-            if expected is not None:
-                stored = self._chain(events, *expected)
-                if self._move_head(cursor, sql, expected, stored):
-                    return stored
-            # Taking the head: one statement that both locks it and reads the previous position.
-            cursor.execute(sql.take_head, (len(events),))
-            row = cursor.fetchone()
-            if row is None:
-                raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
-            stored = self._chain(events, int(row[0]) - len(events), str(row[1]))
-            rows = [_ROW(s) for s in stored]
-            mac, key_id = self._sign(stored[-1])
-            if len(rows) == 1 and sql.insert_and_set_head is not None:
-                cursor.execute(sql.insert_and_set_head, (*rows[0], stored[-1].hash, mac, key_id))
-            else:
-                if len(rows) == 1:
-                    cursor.execute(sql.insert, rows[0])
-                else:
-                    cursor.executemany(sql.insert, rows)
-                cursor.execute(sql.set_head, (stored[-1].hash, mac, key_id))
+            stored = None
+            if self._expected is not None:
+                stored = self._after_expected(cursor, sql, self._expected, events)
+            if stored is None:
+                stored = self._after_head(cursor, sql, events)
         finally:
             cursor.close()
         self._expected = (stored[-1].seq, stored[-1].hash)
+        return stored
+
+    def _after_head(self, cursor: Any, sql: _Statements, events: Sequence[AuditEvent]) -> list[StoredEvent]:
+        """Append after the head as it is: one statement both locks it and reads the position."""
+        cursor.execute(sql.take_head, (len(events),))
+        row = cursor.fetchone()
+        if row is None:
+            raise RuntimeError("the audit chain head is missing (run `greenroom db upgrade`)")
+        stored = self._chain(events, int(row[0]) - len(events), str(row[1]))
+        rows = [_ROW(s) for s in stored]
+        mac, key_id = self._sign(stored[-1])
+        if len(rows) == 1 and sql.insert_and_set_head is not None:
+            cursor.execute(sql.insert_and_set_head, (*rows[0], stored[-1].hash, mac, key_id))
+        else:
+            _insert(cursor, sql, rows)
+            cursor.execute(sql.set_head, (stored[-1].hash, mac, key_id))
         return stored
 
     @staticmethod
@@ -207,26 +214,23 @@ class AuditStore:
             return None, None
         return self.signer.sign("head", last.seq, last.hash), self.signer.key_id
 
-    def _move_head(self, cursor: Any, sql: _Statements, expected: tuple[int, str], stored: list[StoredEvent]) -> bool:
-        """Append after the expected head if it is still the head; False (and nothing written) if not."""
+    def _after_expected(
+        self, cursor: Any, sql: _Statements, expected: tuple[int, str], events: Sequence[AuditEvent]
+    ) -> list[StoredEvent] | None:
+        """Append after the expected head if it is still the head; None (and nothing written) if not."""
+        stored = self._chain(events, *expected)
         last = stored[-1]
         mac, key_id = self._sign(last)
         moved = (last.seq, last.hash, mac, key_id, *expected)
         rows = [_ROW(s) for s in stored]
         if len(rows) == 1 and sql.move_head_and_insert is not None:
             cursor.execute(sql.move_head_and_insert, (*moved, *rows[0]))
-            if cursor.rowcount != 1:
-                return False
-        else:
-            cursor.execute(sql.move_head, moved)
-            if cursor.rowcount != 1:
-                return False
-            if len(rows) == 1:
-                cursor.execute(sql.insert, rows[0])
-            else:
-                cursor.executemany(sql.insert, rows)
-        self._expected = (last.seq, last.hash)
-        return True
+            return stored if cursor.rowcount == 1 else None
+        cursor.execute(sql.move_head, moved)
+        if cursor.rowcount != 1:
+            return None
+        _insert(cursor, sql, rows)
+        return stored
 
     def append_now(self, events: Sequence[AuditEvent]) -> list[StoredEvent]:
         """Append in a transaction of its own (for events that describe no database change)."""
